@@ -1,0 +1,75 @@
+//! The byte budget shared by a context's pools and arena.
+//!
+//! Only slow paths (a new slab, a new chunk) consult it, so a budget costs
+//! nothing per allocation.
+
+use crate::error::AllocError;
+use std::cell::Cell;
+
+/// Bytes reserved from the system, and the most that may be.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    reserved: Cell<usize>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: Option<usize>) -> Budget {
+        Budget {
+            limit: limit.unwrap_or(usize::MAX),
+            reserved: Cell::new(0),
+        }
+    }
+
+    /// Records `bytes` more as reserved, or refuses if that passes the limit.
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), AllocError> {
+        let reserved = self.reserved.get();
+        match reserved.checked_add(bytes) {
+            Some(total) if total <= self.limit => {
+                self.reserved.set(total);
+                Ok(())
+            }
+            _ => Err(AllocError::BudgetExceeded {
+                requested: bytes,
+                reserved,
+                limit: self.limit,
+            }),
+        }
+    }
+
+    pub(crate) fn release(&self, bytes: usize) {
+        debug_assert!(bytes <= self.reserved.get());
+        self.reserved.set(self.reserved.get() - bytes);
+    }
+
+    pub(crate) fn reserved(&self) -> usize {
+        self.reserved.get()
+    }
+
+    pub(crate) fn limit(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then_some(self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_and_release() {
+        let b = Budget::new(Some(100));
+        assert!(b.reserve(60).is_ok());
+        assert_eq!(
+            b.reserve(41),
+            Err(AllocError::BudgetExceeded {
+                requested: 41,
+                reserved: 60,
+                limit: 100
+            })
+        );
+        b.release(60);
+        assert!(b.reserve(100).is_ok());
+        assert_eq!(b.reserved(), 100);
+        assert!(Budget::new(None).reserve(usize::MAX).is_ok());
+    }
+}

@@ -1,0 +1,648 @@
+//! [`MorphContext`]: a header on every object, and routing to pools or arena.
+
+use crate::arena::{Arena, MAX_ALIGN};
+use crate::boxed::{MorphBox, Rejected};
+use crate::config::{Config, Routing};
+use crate::error::{AllocError, ConfigError};
+use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
+use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, NO_CLASS};
+use crate::slab::ClassPool;
+use crate::stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+/// Counters of objects routed to the arena (off the fast path).
+#[derive(Default)]
+struct ArenaCounters {
+    allocations: Cell<u64>,
+    frees: Cell<u64>,
+    requested: Cell<u64>,
+    live_objects: Cell<usize>,
+    live_bytes: Cell<usize>,
+    dead_bytes: Cell<usize>,
+    reclaimed: Cell<u64>,
+}
+
+/// A memory context for a compiler or interpreter: every object gets an
+/// 8-byte [`Header`]; header + payload of at most 256 bytes goes to the slab
+/// pool of the smallest size class that fits, larger objects to a chunked
+/// bump arena.
+///
+/// **Values are never dropped** by the typed helpers (`alloc`,
+/// `alloc_slice_copy`, …), which refuse types that need `Drop` at compile
+/// time; [`MorphContext::boxed`] gives an owner that does run `Drop`.
+/// Allocation takes `&self`, so many objects can be alive at once for the
+/// context's lifetime; [`reset`](MorphContext::reset) takes `&mut self`, so no
+/// reference survives it. A context is `Send` but not `Sync`: use one per
+/// thread.
+///
+/// ```
+/// use morph_runtime::{MorphContext, TypeTag};
+/// use std::alloc::Layout;
+///
+/// let ctx = MorphContext::new();
+/// let p = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1)).unwrap();
+/// // SAFETY: `p` came from this context and is not used afterwards.
+/// unsafe { ctx.free(p) };
+/// let q = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1)).unwrap();
+/// assert_eq!(p, q, "the freed slot is reused at once");
+/// assert_eq!(ctx.stats().live_objects, 1);
+/// ```
+///
+/// References cannot outlive the context:
+///
+/// ```compile_fail
+/// let r = {
+///     let ctx = morph_runtime::MorphContext::new();
+///     ctx.alloc(1u32).unwrap()
+/// };
+/// ```
+///
+/// And a context cannot be shared between threads:
+///
+/// ```compile_fail
+/// let ctx = morph_runtime::MorphContext::new();
+/// std::thread::scope(|s| {
+///     s.spawn(|| ctx.alloc(1u8).map(|_| ()));
+/// });
+/// ```
+pub struct MorphContext {
+    /// `lut[ceil(total / 16)]`: the class for a block of `total` bytes.
+    lut: [u8; LUT_LEN],
+    pools: [ClassPool; MAX_CLASSES],
+    live_objects: Cell<usize>,
+    peak_objects: Cell<usize>,
+    /// Payload bytes of live objects.
+    live_bytes: Cell<usize>,
+    peak_bytes: Cell<usize>,
+    arena_counters: ArenaCounters,
+    resets: Cell<u64>,
+    /// The arena; its budget is shared with the pools.
+    arena: Arena,
+    config: Config,
+}
+
+// SAFETY: a MorphContext exclusively owns its slabs and chunks and refers to
+// no thread-local state, so it may be moved to another thread. Its Cells make
+// it !Sync, so it is never used from two threads at once.
+unsafe impl Send for MorphContext {}
+
+impl Default for MorphContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MorphContext {
+    /// A context with the [`Config::compiler`] preset.
+    ///
+    /// ```
+    /// # use morph_runtime::MorphContext;
+    /// let ctx = MorphContext::new();
+    /// assert_eq!(ctx.stats().bytes_reserved, 0, "slabs and chunks are made on first use");
+    /// ```
+    pub fn new() -> MorphContext {
+        Self::with_config(Config::compiler()).expect("the compiler preset is valid")
+    }
+
+    /// A context with the given configuration.
+    ///
+    /// ```
+    /// # use morph_runtime::{Config, MorphContext};
+    /// let ctx = MorphContext::with_config(Config::arena_only()).unwrap();
+    /// assert!(MorphContext::with_config(Config::compiler().slab_size(3)).is_err());
+    /// ```
+    pub fn with_config(config: Config) -> Result<MorphContext, ConfigError> {
+        config.validate()?;
+        let classes = config.classes();
+        let slab = config.slab_bytes();
+        let pools = std::array::from_fn(|c| {
+            let size = if c < classes.len() {
+                classes.size_of_class(c)
+            } else {
+                0
+            };
+            ClassPool::new(size, slab)
+        });
+        let (first, cap) = config.chunk_bytes();
+        Ok(MorphContext {
+            lut: *classes.lut(),
+            pools,
+            live_objects: Cell::new(0),
+            peak_objects: Cell::new(0),
+            live_bytes: Cell::new(0),
+            peak_bytes: Cell::new(0),
+            arena_counters: ArenaCounters::default(),
+            resets: Cell::new(0),
+            arena: Arena::build(first, cap, config.budget_limit()),
+            config,
+        })
+    }
+
+    /// The configuration the context was built with.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, Routing};
+    /// assert_eq!(MorphContext::new().config().routing(), Routing::PoolsAndArena);
+    /// ```
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Allocates an object of `layout` with type tag `tag` and returns a
+    /// pointer to its payload, which is aligned to `layout.align()` (any power
+    /// of two up to 2^29) and preceded by its [`Header`].
+    ///
+    /// The fast path (alignment at most 8, header + payload at most 256
+    /// bytes): one table load for the class, a free-list pop or a bump, the
+    /// header store and the counters.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(24, 8).unwrap(), TypeTag(2)).unwrap();
+    /// // SAFETY: `p` came from `alloc_layout` of this context.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!((h.size(), h.tag(), h.class()), (24, TypeTag(2), Some(1)));
+    /// ```
+    #[inline(always)]
+    pub fn alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+        let size = layout.size();
+        if layout.align() <= HEADER_SIZE {
+            // `size <= isize::MAX`, so this cannot overflow.
+            let g = (size + HEADER_SIZE).div_ceil(GRANULE);
+            if g < LUT_LEN {
+                let class = self.lut[g];
+                if class != NO_CLASS {
+                    return self.alloc_in_class(class as usize, size, tag, 3);
+                }
+            }
+        }
+        self.alloc_general(layout, tag)
+    }
+
+    /// Serves a request from a pool; `shift` = log2(max(8, align)).
+    #[inline(always)]
+    fn alloc_in_class(&self, class: usize, size: usize, tag: TypeTag, shift: u32) -> Result<NonNull<u8>, AllocError> {
+        debug_assert!(class < MAX_CLASSES);
+        // SAFETY: `class` comes from the lookup table or `class_of`, whose
+        // entries are all below the table length, at most MAX_CLASSES.
+        let pool = unsafe { self.pools.get_unchecked(class) };
+        let slot = pool.alloc_slot(self.arena.budget())?;
+        pool.note_request(size);
+        // SAFETY: the class was chosen so that `(1 << shift) + size` fits the
+        // slot, and the slot is aligned to at least `1 << shift`; the header
+        // occupies the 8 bytes before the payload, inside the slot.
+        unsafe {
+            let payload = slot.as_ptr().add(1 << shift);
+            payload
+                .sub(HEADER_SIZE)
+                .cast::<Header>()
+                .write(Header::new(size as u32, tag, class as u8, shift));
+            self.note_alloc(size);
+            Ok(NonNull::new_unchecked(payload))
+        }
+    }
+
+    #[inline(always)]
+    fn note_alloc(&self, size: usize) {
+        let objects = self.live_objects.get() + 1;
+        self.live_objects.set(objects);
+        if objects > self.peak_objects.get() {
+            self.peak_objects.set(objects);
+        }
+        let bytes = self.live_bytes.get() + size;
+        self.live_bytes.set(bytes);
+        if bytes > self.peak_bytes.get() {
+            self.peak_bytes.set(bytes);
+        }
+    }
+
+    /// Over-aligned requests and everything that goes to the arena.
+    #[inline(never)]
+    fn alloc_general(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+        let (size, align) = (layout.size(), layout.align());
+        if align > MAX_ALIGN || size > u32::MAX as usize {
+            return Err(AllocError::InvalidLayout { size, align });
+        }
+        let shift = shift_for(align);
+        let offset = 1usize << shift;
+        let total = size + offset;
+        if let Some(class) = self.class_for(total) {
+            if slot_align(self.pools[class].slot_size()) >= offset {
+                return self.alloc_in_class(class, size, tag, shift);
+            }
+        }
+        let block = Layout::from_size_align(total, offset).map_err(|_| AllocError::InvalidLayout { size, align })?;
+        let start = self.arena.alloc_layout(block)?;
+        let c = &self.arena_counters;
+        c.allocations.set(c.allocations.get() + 1);
+        c.requested.set(c.requested.get() + size as u64);
+        c.live_objects.set(c.live_objects.get() + 1);
+        c.live_bytes.set(c.live_bytes.get() + size);
+        // SAFETY: the block holds `offset + size` bytes and is aligned to
+        // `offset >= 8`; the header goes in the 8 bytes before the payload.
+        unsafe {
+            let payload = start.as_ptr().add(offset);
+            payload
+                .sub(HEADER_SIZE)
+                .cast::<Header>()
+                .write(Header::new(size as u32, tag, ARENA_CLASS, shift));
+            self.note_alloc(size);
+            Ok(NonNull::new_unchecked(payload))
+        }
+    }
+
+    #[inline]
+    fn class_for(&self, total: usize) -> Option<usize> {
+        let g = total.div_ceil(GRANULE);
+        match self.lut.get(g) {
+            Some(&c) if c != NO_CLASS => Some(c as usize),
+            _ => None,
+        }
+    }
+
+    /// Frees an object. A pool object's slot goes back on its class's free
+    /// list and is the next one handed out; an arena object's bytes are counted
+    /// as dead, and reclaimed if it was the most recent arena allocation.
+    ///
+    /// # Safety
+    /// `ptr` must have been returned by [`alloc_layout`](Self::alloc_layout) or
+    /// [`realloc`](Self::realloc) of this context (not a pointer derived from a
+    /// reference the typed helpers returned), must not have been freed since,
+    /// and must not be used afterwards.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(0)).unwrap();
+    /// // SAFETY: from this context, freed once, not used again.
+    /// unsafe { ctx.free(p) };
+    /// assert_eq!(ctx.stats().live_objects, 0);
+    /// ```
+    #[inline(always)]
+    pub unsafe fn free(&self, ptr: NonNull<u8>) {
+        // SAFETY: the caller guarantees `ptr` is a live payload of ours, so
+        // the 8 bytes before it hold its header.
+        let header = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>().read() };
+        let class = header.raw_class();
+        if class != ARENA_CLASS {
+            // SAFETY: the block starts `payload_offset` bytes before the
+            // payload; the class index was written by `alloc_in_class`.
+            unsafe {
+                let slot = ptr.as_ptr().sub(header.payload_offset());
+                self.pools
+                    .get_unchecked(class as usize)
+                    .free_slot(NonNull::new_unchecked(slot));
+            }
+            self.live_objects.set(self.live_objects.get() - 1);
+            self.live_bytes.set(self.live_bytes.get() - header.size());
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.free_arena(ptr, header) }
+        }
+    }
+
+    /// # Safety
+    /// As for [`free`](Self::free), with `header` the object's header.
+    #[inline(never)]
+    unsafe fn free_arena(&self, ptr: NonNull<u8>, header: Header) {
+        let size = header.size();
+        let offset = header.payload_offset();
+        let c = &self.arena_counters;
+        c.frees.set(c.frees.get() + 1);
+        c.live_objects.set(c.live_objects.get() - 1);
+        c.live_bytes.set(c.live_bytes.get() - size);
+        self.live_objects.set(self.live_objects.get() - 1);
+        self.live_bytes.set(self.live_bytes.get() - size);
+        // SAFETY: the block starts `offset` bytes before the payload and is
+        // `offset + size` bytes long; the caller gives it up.
+        let reclaimed = unsafe {
+            let start = NonNull::new_unchecked(ptr.as_ptr().sub(offset));
+            self.arena.reclaim_last(start, offset + size)
+        };
+        if reclaimed {
+            c.reclaimed.set(c.reclaimed.get() + 1);
+        } else {
+            c.dead_bytes.set(c.dead_bytes.get() + offset + size);
+        }
+    }
+
+    /// Resizes an object to `new_size` bytes, keeping its alignment, tag and
+    /// the first `min(old, new)` bytes. It stays in place when its slot (or,
+    /// for a shrinking arena object, its block) still fits; otherwise it moves,
+    /// between classes or between pool and arena. On error the old object is
+    /// untouched.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free): `ptr` is a live object of this context. On
+    /// success the old pointer must not be used again.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::array::<u8>(4).unwrap(), TypeTag(9)).unwrap();
+    /// // SAFETY: `p` is live and 4 bytes long.
+    /// unsafe { p.as_ptr().copy_from(b"lox!".as_ptr(), 4) };
+    /// // SAFETY: `p` is live and from this context; it is not used after.
+    /// let q = unsafe { ctx.realloc(p, 1000) }.unwrap();
+    /// // SAFETY: `q` is live and at least 4 bytes long.
+    /// let h = unsafe { ctx.header(q) };
+    /// assert!(h.is_arena() && h.size() == 1000 && h.tag() == TypeTag(9));
+    /// // SAFETY: as above.
+    /// assert_eq!(unsafe { std::slice::from_raw_parts(q.as_ptr(), 4) }, b"lox!");
+    /// ```
+    pub unsafe fn realloc(&self, ptr: NonNull<u8>, new_size: usize) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: the caller guarantees `ptr` is a live object of ours.
+        let header_ptr = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>() };
+        // SAFETY: as above.
+        let header = unsafe { header_ptr.read() };
+        let (old, offset) = (header.size(), header.payload_offset());
+        let in_place = match header.class() {
+            Some(class) => new_size
+                .checked_add(offset)
+                .is_some_and(|t| t <= self.pools[class].slot_size()),
+            None => new_size <= old,
+        };
+        if in_place {
+            let mut h = header;
+            h.set_size(new_size as u32);
+            // SAFETY: the header is ours to update; the object stays in place.
+            unsafe { header_ptr.write(h) };
+            if header.is_arena() {
+                let c = &self.arena_counters;
+                c.live_bytes.set(c.live_bytes.get() - old + new_size);
+            }
+            self.live_bytes.set(self.live_bytes.get() - old);
+            self.note_alloc_bytes(new_size);
+            return Ok(ptr);
+        }
+        let layout = Layout::from_size_align(new_size, offset.min(MAX_ALIGN))
+            .map_err(|_| AllocError::InvalidLayout { size: new_size, align: offset })?;
+        let new = self.alloc_layout(layout, header.tag())?;
+        // SAFETY: both objects are live, distinct, and at least
+        // `min(old, new_size)` bytes long; then the old one is given up as the
+        // caller promised.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), old.min(new_size));
+            self.free(ptr);
+        }
+        Ok(new)
+    }
+
+    fn note_alloc_bytes(&self, size: usize) {
+        let bytes = self.live_bytes.get() + size;
+        self.live_bytes.set(bytes);
+        if bytes > self.peak_bytes.get() {
+            self.peak_bytes.set(bytes);
+        }
+    }
+
+    /// Reads an object's header.
+    ///
+    /// # Safety
+    /// `ptr` must be a live object returned by [`alloc_layout`](Self::alloc_layout)
+    /// or [`realloc`](Self::realloc) of this context (or derived from such a
+    /// pointer without narrowing its provenance).
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::new::<[u8; 300]>(), TypeTag(4)).unwrap();
+    /// // SAFETY: `p` is live and from this context.
+    /// assert!(unsafe { ctx.header(p) }.is_arena());
+    /// ```
+    #[inline]
+    pub unsafe fn header(&self, ptr: NonNull<u8>) -> Header {
+        // SAFETY: the caller guarantees a header precedes `ptr`.
+        unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>().read() }
+    }
+
+    /// Sets or clears flag bits ([`Header::MARK`], [`Header::USER`]) of an
+    /// object's header, as a collector's mark phase does.
+    ///
+    /// # Safety
+    /// As for [`header`](Self::header).
+    ///
+    /// ```
+    /// # use morph_runtime::{Header, MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(1)).unwrap();
+    /// // SAFETY: `p` is live and from this context.
+    /// unsafe {
+    ///     ctx.set_flags(p, Header::MARK, true);
+    ///     assert!(ctx.header(p).is_marked());
+    /// }
+    /// ```
+    #[inline]
+    pub unsafe fn set_flags(&self, ptr: NonNull<u8>, flags: u8, on: bool) {
+        // SAFETY: the caller guarantees a header precedes `ptr`; no reference
+        // to the header exists (the runtime hands out payloads only).
+        let h = unsafe { &mut *ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>() };
+        h.set_flag(flags & (Header::MARK | Header::USER), on);
+    }
+
+    /// Moves `value` into the context with type tag `tag`; never dropped.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// let v = ctx.alloc_tagged((1u8, 2u16), TypeTag(5)).unwrap();
+    /// assert_eq!(*v, (1, 2));
+    /// assert_eq!(ctx.stats().classes[0].stats.allocations, 1);
+    /// ```
+    #[inline(always)]
+    pub fn alloc_tagged<T>(&self, value: T, tag: TypeTag) -> Result<&mut T, AllocError> {
+        self.alloc_with_tag(value, tag)
+    }
+
+    /// Moves `value` into an owner that drops it and frees its slot when it
+    /// goes out of scope. If allocation fails the value comes back in the
+    /// error.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// {
+    ///     let b = ctx.boxed(String::from("owned"), TypeTag(3)).unwrap();
+    ///     assert_eq!(b.len(), 5);
+    ///     assert_eq!(ctx.stats().live_objects, 1);
+    /// }
+    /// assert_eq!(ctx.stats().live_objects, 0);
+    /// ```
+    pub fn boxed<T>(&self, value: T, tag: TypeTag) -> Result<MorphBox<'_, T>, Rejected<T>> {
+        match self.alloc_layout(Layout::new::<T>(), tag) {
+            Ok(p) => {
+                let p = p.cast::<T>();
+                // SAFETY: fresh memory sized and aligned for `T`.
+                unsafe { p.as_ptr().write(value) };
+                // SAFETY: `p` holds an initialised `T` allocated by `self`.
+                Ok(unsafe { MorphBox::from_raw(p, self) })
+            }
+            Err(error) => Err(Rejected { error, value }),
+        }
+    }
+
+    #[inline(always)]
+    fn alloc_layout_tagged(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+        self.alloc_layout(layout, tag)
+    }
+
+    crate::typed::typed_alloc_methods!(MorphContext, "MorphContext::new()");
+
+    /// Frees every object at once. Each pool keeps one slab and the arena its
+    /// largest chunk, so the next round allocates without asking the system.
+    /// Counters restart from zero; peaks are kept.
+    ///
+    /// ```
+    /// # use morph_runtime::MorphContext;
+    /// let mut ctx = MorphContext::new();
+    /// for i in 0..10_000u64 { ctx.alloc(i).unwrap(); }
+    /// ctx.reset();
+    /// let s = ctx.stats();
+    /// assert_eq!((s.live_objects, s.peak_live_objects), (0, 10_000));
+    /// assert_eq!(s.pools.slabs, 1);
+    /// ```
+    pub fn reset(&mut self) {
+        let budget = self.arena.budget();
+        for pool in &mut self.pools {
+            pool.reset(budget);
+        }
+        self.arena.reset();
+        self.live_objects.set(0);
+        self.live_bytes.set(0);
+        self.arena_counters = ArenaCounters::default();
+        self.resets.set(self.resets.get() + 1);
+    }
+
+    /// A snapshot of every counter.
+    ///
+    /// ```
+    /// # use morph_runtime::MorphContext;
+    /// let ctx = MorphContext::new();
+    /// ctx.alloc_str("hello").unwrap();
+    /// let s = ctx.stats();
+    /// assert_eq!((s.live_objects, s.live_bytes, s.header_bytes), (1, 5, 8));
+    /// assert_eq!(s.pools.slack_bytes, 16 - 8 - 5);
+    /// ```
+    pub fn stats(&self) -> ContextStats {
+        let classes: Vec<ClassReport> = self.pools[..self.config.classes().len()]
+            .iter()
+            .map(|p| ClassReport::new(p.stats(), p.requested()))
+            .collect();
+        let c = &self.arena_counters;
+        let arena_live_objects = c.live_objects.get();
+        let arena_live_bytes = c.live_bytes.get();
+        let pool_live_objects = self.live_objects.get() - arena_live_objects;
+        let pool_live_payload = self.live_bytes.get() - arena_live_bytes;
+        let live_slot_bytes: usize = classes.iter().map(|r| r.stats.live * r.stats.slot_size).sum();
+        let pools = PoolTotals {
+            slabs: classes.iter().map(|r| r.stats.slabs).sum(),
+            bytes_reserved: classes.iter().map(|r| r.stats.slabs).sum::<usize>() * self.config.slab_bytes(),
+            live_objects: pool_live_objects,
+            live_payload_bytes: pool_live_payload,
+            live_slot_bytes,
+            slack_bytes: live_slot_bytes - pool_live_payload - pool_live_objects * HEADER_SIZE,
+            free_slot_bytes: classes.iter().map(|r| r.stats.free_slots * r.stats.slot_size).sum(),
+            uncarved_bytes: classes
+                .iter()
+                .map(|r| (r.stats.slots - r.stats.carved) * r.stats.slot_size)
+                .sum(),
+        };
+        let arena = ArenaObjects {
+            allocations: c.allocations.get(),
+            frees: c.frees.get(),
+            bytes_requested: c.requested.get(),
+            live_objects: arena_live_objects,
+            live_payload_bytes: arena_live_bytes,
+            dead_bytes: c.dead_bytes.get(),
+            reclaimed: c.reclaimed.get(),
+            chunks: self.arena.stats(),
+        };
+        let allocations = classes.iter().map(|r| r.stats.allocations).sum::<u64>() + arena.allocations;
+        let frees = classes.iter().map(|r| r.stats.frees).sum::<u64>() + arena.frees;
+        ContextStats {
+            routing: self.config.routing(),
+            allocations,
+            frees,
+            live_objects: self.live_objects.get(),
+            peak_live_objects: self.peak_objects.get(),
+            bytes_requested: classes.iter().map(|r| r.bytes_requested).sum::<u64>() + arena.bytes_requested,
+            live_bytes: self.live_bytes.get(),
+            peak_live_bytes: self.peak_bytes.get(),
+            header_bytes: self.live_objects.get() * HEADER_SIZE,
+            bytes_reserved: self.arena.budget().reserved(),
+            budget: self.arena.budget().limit(),
+            resets: self.resets.get(),
+            pools,
+            arena,
+            classes,
+        }
+    }
+
+    /// The statistics as pretty-printed JSON.
+    ///
+    /// ```
+    /// # use morph_runtime::MorphContext;
+    /// let ctx = MorphContext::new();
+    /// ctx.alloc(1u64).unwrap();
+    /// let v: serde_json::Value = serde_json::from_str(&ctx.report_json()).unwrap();
+    /// assert_eq!(v["live_objects"], 1);
+    /// assert_eq!(v["routing"], "pools-and-arena");
+    /// ```
+    pub fn report_json(&self) -> String {
+        serde_json::to_string_pretty(&self.stats()).expect("stats serialize without error")
+    }
+
+    /// Whether `ptr` points into memory this context holds (a slab or a
+    /// chunk). Walks the slab and chunk lists: for checks, not hot paths.
+    ///
+    /// ```
+    /// # use morph_runtime::MorphContext;
+    /// let ctx = MorphContext::new();
+    /// let x = ctx.alloc(1u32).unwrap();
+    /// assert!(ctx.owns(x as *const u32 as *const u8));
+    /// assert!(!ctx.owns(&0u8));
+    /// ```
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        self.pools.iter().any(|p| p.slot_size() != 0 && p.owns(ptr)) || self.arena.owns(ptr)
+    }
+
+    /// Which routing is in force.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, Routing};
+    /// assert_eq!(MorphContext::new().routing(), Routing::PoolsAndArena);
+    /// ```
+    pub fn routing(&self) -> Routing {
+        self.config.routing()
+    }
+}
+
+impl Drop for MorphContext {
+    fn drop(&mut self) {
+        let budget = self.arena.budget();
+        for pool in &mut self.pools {
+            pool.release_all(budget);
+        }
+        // The arena releases its chunks when it drops.
+    }
+}
+
+impl std::fmt::Debug for MorphContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.stats();
+        f.debug_struct("MorphContext")
+            .field("routing", &s.routing)
+            .field("live_objects", &s.live_objects)
+            .field("live_bytes", &s.live_bytes)
+            .field("bytes_reserved", &s.bytes_reserved)
+            .finish()
+    }
+}

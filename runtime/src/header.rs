@@ -1,0 +1,221 @@
+//! The 8-byte header that [`MorphContext`](crate::MorphContext) puts in front
+//! of every object.
+//!
+//! Layout (little end first, `#[repr(C)]`, 8 bytes, 8-aligned):
+//!
+//! | bytes | field   | meaning                                                   |
+//! |-------|---------|-----------------------------------------------------------|
+//! | 0..4  | `size`  | payload size in bytes (so payloads are < 4 GiB)           |
+//! | 4..6  | `tag`   | the caller's [`TypeTag`]                                  |
+//! | 6     | `class` | size-class index, or [`ARENA_CLASS`] for arena objects    |
+//! | 7     | `flags` | bits 0..3: [`Header::MARK`] and friends; bits 3..8: log2 of the distance from the block start to the payload |
+//!
+//! The header always sits in the 8 bytes just before the payload, so a payload
+//! pointer finds its header by subtracting 8. The block (slot or arena
+//! allocation) starts `1 << shift` bytes before the payload, where
+//! `1 << shift = max(8, align)`: a pool slot is therefore found from the payload
+//! with one subtraction, whatever the alignment the object was allocated with.
+
+use std::fmt;
+
+/// Size of the object header in bytes.
+pub const HEADER_SIZE: usize = 8;
+
+/// The `class` value of an object that lives in the arena rather than a pool.
+pub const ARENA_CLASS: u8 = 0xFF;
+
+/// A caller-chosen tag stored in every object's header.
+///
+/// The runtime never interprets it; statistics and leak reports group objects
+/// by it, and a collector can use it to find an object's kind.
+///
+/// ```
+/// use morph_runtime::TypeTag;
+/// const TOKEN: TypeTag = TypeTag(1);
+/// assert_eq!(TOKEN.0, 1);
+/// assert_eq!(TypeTag::default(), TypeTag::UNTAGGED);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeTag(pub u16);
+
+impl TypeTag {
+    /// The tag of objects allocated without one.
+    pub const UNTAGGED: TypeTag = TypeTag(0);
+}
+
+/// The header in front of every object of a [`MorphContext`](crate::MorphContext).
+///
+/// Read it with [`MorphContext::header`](crate::MorphContext::header).
+///
+/// ```
+/// use morph_runtime::{MorphContext, TypeTag};
+/// use std::alloc::Layout;
+/// let ctx = MorphContext::new();
+/// let n = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(3)).unwrap();
+/// // SAFETY: `n` came from this context's `alloc_layout` and is live.
+/// let h = unsafe { ctx.header(n) };
+/// assert_eq!(h.size(), 8);
+/// assert_eq!(h.tag(), TypeTag(3));
+/// assert!(!h.is_arena());
+/// ```
+#[repr(C, align(8))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    size: u32,
+    tag: u16,
+    class: u8,
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(std::mem::align_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(std::mem::offset_of!(Header, size) == 0);
+const _: () = assert!(std::mem::offset_of!(Header, tag) == 4);
+const _: () = assert!(std::mem::offset_of!(Header, class) == 6);
+const _: () = assert!(std::mem::offset_of!(Header, flags) == 7);
+
+/// Number of low flag bits; the rest of the byte holds the payload shift.
+const FLAG_BITS: u8 = 3;
+const FLAG_MASK: u8 = (1 << FLAG_BITS) - 1;
+
+// The shift has 5 bits: every alignment the runtime accepts must fit.
+const _: () = assert!(crate::arena::MAX_ALIGN.trailing_zeros() < 32);
+
+impl Header {
+    /// The mark bit, for a collector's mark phase.
+    pub const MARK: u8 = 1 << 0;
+    /// Set when the object has been freed (kept for debug checks).
+    pub const FREED: u8 = 1 << 1;
+    /// Free for the embedder's own use.
+    pub const USER: u8 = 1 << 2;
+
+    #[inline(always)]
+    pub(crate) const fn new(size: u32, tag: TypeTag, class: u8, shift: u32) -> Header {
+        Header {
+            size,
+            tag: tag.0,
+            class,
+            flags: (shift as u8) << FLAG_BITS,
+        }
+    }
+
+    /// Payload size in bytes, as requested (not rounded to the size class).
+    #[inline]
+    pub const fn size(&self) -> usize {
+        self.size as usize
+    }
+
+    /// The type tag given at allocation.
+    #[inline]
+    pub const fn tag(&self) -> TypeTag {
+        TypeTag(self.tag)
+    }
+
+    /// Index of the size class the object lives in, or `None` for arena objects.
+    #[inline]
+    pub const fn class(&self) -> Option<usize> {
+        if self.class == ARENA_CLASS {
+            None
+        } else {
+            Some(self.class as usize)
+        }
+    }
+
+    /// Whether the object lives in the arena.
+    #[inline]
+    pub const fn is_arena(&self) -> bool {
+        self.class == ARENA_CLASS
+    }
+
+    /// The flag bits (`MARK`, `FREED`, `USER`).
+    #[inline]
+    pub const fn flags(&self) -> u8 {
+        self.flags & FLAG_MASK
+    }
+
+    /// Whether the mark bit is set.
+    #[inline]
+    pub const fn is_marked(&self) -> bool {
+        self.flags & Self::MARK != 0
+    }
+
+    /// Distance in bytes from the start of the object's block to its payload;
+    /// also the alignment the payload is guaranteed to have.
+    #[inline(always)]
+    pub const fn payload_offset(&self) -> usize {
+        1usize << (self.flags >> FLAG_BITS)
+    }
+
+    #[inline(always)]
+    pub(crate) const fn raw_class(&self) -> u8 {
+        self.class
+    }
+
+    #[inline]
+    pub(crate) fn set_size(&mut self, size: u32) {
+        self.size = size;
+    }
+
+    #[inline]
+    pub(crate) fn set_flag(&mut self, flag: u8, on: bool) {
+        debug_assert!(flag & !FLAG_MASK == 0);
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("size", &self.size)
+            .field("tag", &self.tag)
+            .field("class", &self.class())
+            .field("flags", &self.flags())
+            .field("payload_offset", &self.payload_offset())
+            .finish()
+    }
+}
+
+/// The shift stored for a request of alignment `align`: log2(max(8, align)).
+#[inline(always)]
+pub(crate) const fn shift_for(align: usize) -> u32 {
+    if align <= HEADER_SIZE {
+        3
+    } else {
+        align.trailing_zeros()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip() {
+        let mut h = Header::new(1234, TypeTag(77), 3, shift_for(64));
+        assert_eq!(h.size(), 1234);
+        assert_eq!(h.tag(), TypeTag(77));
+        assert_eq!(h.class(), Some(3));
+        assert_eq!(h.payload_offset(), 64);
+        assert!(!h.is_marked());
+        h.set_flag(Header::MARK, true);
+        assert!(h.is_marked());
+        assert_eq!(h.payload_offset(), 64, "flags must not disturb the shift");
+        h.set_flag(Header::MARK, false);
+        assert_eq!(h.flags(), 0);
+    }
+
+    #[test]
+    fn arena_class_and_small_alignments() {
+        let h = Header::new(0, TypeTag::UNTAGGED, ARENA_CLASS, shift_for(1));
+        assert!(h.is_arena());
+        assert_eq!(h.class(), None);
+        assert_eq!(h.payload_offset(), 8);
+        assert_eq!(shift_for(8), 3);
+        assert_eq!(shift_for(16), 4);
+        assert_eq!(shift_for(crate::arena::MAX_ALIGN), 29);
+    }
+}

@@ -1,0 +1,62 @@
+//! # morph-runtime
+//!
+//! A memory runtime for compilers and interpreters, which make millions of
+//! small objects (tokens, AST nodes, values) and a few large ones.
+//!
+//! **Nothing placed with the typed helpers (`alloc`, `alloc_slice_copy`,
+//! `alloc_str`, …) is ever dropped**: they refuse types that need `Drop` at
+//! compile time. [`MorphBox`] is the owner that does run `Drop`.
+//!
+//! - [`SlabPool`]: size-class slab pools. O(1) alloc and free; a freed slot is
+//!   the next one handed out; slabs are aligned to their size so a pointer
+//!   finds its slab by masking; fresh slabs are carved lazily.
+//! - [`Arena`]: a chunked growing bump arena. Downward bumping on an inlined
+//!   fast path; chunks double up to a cap; oversized requests get their own
+//!   chunk; `reset` keeps the largest chunk; `mark`/`rewind`; a fixed-capacity
+//!   mode; a byte budget.
+//! - [`MorphContext`]: an 8-byte [`Header`] (size, [`TypeTag`], class, flags
+//!   with a mark bit) on every object; header + payload ≤ 256 bytes goes to a
+//!   pool, larger to the arena; `free`, `realloc`, typed helpers, `reset`.
+//! - [`ContextStats`]: live and peak objects and bytes, header bytes,
+//!   size-class slack, pools against arena, per class; a JSON report.
+//! - No allocation failure aborts or panics: each is an [`AllocError`].
+//!
+//! ```
+//! use morph_runtime::{MorphContext, TypeTag};
+//!
+//! const NODE: TypeTag = TypeTag(1);
+//! #[derive(Clone, Copy)]
+//! struct Node<'a> { value: f64, next: Option<&'a Node<'a>> }
+//!
+//! let ctx = MorphContext::new();
+//! let a = ctx.alloc_tagged(Node { value: 1.0, next: None }, NODE).unwrap();
+//! let b = ctx.alloc_tagged(Node { value: 2.0, next: Some(a) }, NODE).unwrap();
+//! assert_eq!(b.next.unwrap().value, 1.0);
+//! let s = ctx.stats();
+//! assert_eq!(s.live_objects, 2);
+//! assert_eq!(s.classes[1].stats.live, 2); // 8 + 16 bytes: the 32-byte class
+//! ```
+
+#![warn(missing_docs)]
+
+mod arena;
+mod boxed;
+mod budget;
+mod config;
+mod context;
+mod error;
+mod header;
+mod size_class;
+mod slab;
+mod stats;
+mod typed;
+
+pub use arena::{Arena, ArenaMark, ArenaStats, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN};
+pub use boxed::{MorphBox, Rejected};
+pub use config::{Config, Routing};
+pub use context::MorphContext;
+pub use error::{AllocError, ConfigError, RewindError};
+pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
+pub use size_class::{SizeClasses, GRANULE, MAX_CLASSES, MAX_SMALL};
+pub use slab::{ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET};
+pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};

@@ -1,0 +1,228 @@
+//! Size classes: the table of slot sizes and the O(1) `class_of` lookup.
+//!
+//! Every class is a multiple of [`GRANULE`] (16) bytes and at most
+//! [`MAX_SMALL`] (256) bytes, so a lookup table of 17 bytes indexed by
+//! `ceil(total / 16)` answers `class_of` with one load.
+
+use crate::error::ConfigError;
+
+/// Granularity of slot sizes, and the minimum alignment of every slot.
+pub const GRANULE: usize = 16;
+/// Largest block (header + payload) served by a pool; larger goes to the arena.
+pub const MAX_SMALL: usize = 256;
+/// Most classes a table may have.
+pub const MAX_CLASSES: usize = 16;
+
+/// Length of the lookup table: one entry per granule from 0 to `MAX_SMALL`.
+pub(crate) const LUT_LEN: usize = MAX_SMALL / GRANULE + 1;
+/// Lookup-table entry meaning "no pool serves this size".
+pub(crate) const NO_CLASS: u8 = 0xFF;
+
+/// A table of size classes.
+///
+/// The default table is the powers of two 16, 32, 64, 128, 256; they waste up
+/// to half a slot, so [`SizeClasses::fine`] offers steps of 16 up to 128 and
+/// then of 32.
+///
+/// ```
+/// use morph_runtime::SizeClasses;
+/// let classes = SizeClasses::power_of_two();
+/// assert_eq!(classes.class_of(24), Some(1)); // the 32-byte class
+/// assert_eq!(classes.size_of_class(1), 32);
+/// assert_eq!(classes.class_of(257), None); // goes to the arena
+///
+/// let fine = SizeClasses::fine();
+/// assert_eq!(fine.size_of_class(fine.class_of(40).unwrap()), 48);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SizeClasses {
+    sizes: [u16; MAX_CLASSES],
+    len: u8,
+    /// `lut[i]` is the smallest class whose slot holds `i * GRANULE` bytes.
+    lut: [u8; LUT_LEN],
+}
+
+impl SizeClasses {
+    /// The default table: 16, 32, 64, 128 and 256 bytes.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::power_of_two().sizes().collect::<Vec<_>>(), [16, 32, 64, 128, 256]);
+    /// ```
+    pub fn power_of_two() -> SizeClasses {
+        Self::new(&[16, 32, 64, 128, 256]).expect("built-in table is valid")
+    }
+
+    /// A finer table: 16 to 128 in steps of 16, then 160, 192, 224, 256.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::fine().len(), 12);
+    /// ```
+    pub fn fine() -> SizeClasses {
+        Self::new(&[16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256])
+            .expect("built-in table is valid")
+    }
+
+    /// A table with no classes: every object goes to the arena.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::none().class_of(16), None);
+    /// ```
+    pub fn none() -> SizeClasses {
+        SizeClasses {
+            sizes: [0; MAX_CLASSES],
+            len: 0,
+            lut: [NO_CLASS; LUT_LEN],
+        }
+    }
+
+    /// A custom table. Sizes must be strictly increasing multiples of 16, at
+    /// most 256, and there may be at most 16 of them.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// let t = SizeClasses::new(&[32, 96]).unwrap();
+    /// assert_eq!(t.class_of(100), None);
+    /// assert!(SizeClasses::new(&[24]).is_err());
+    /// assert!(SizeClasses::new(&[64, 32]).is_err());
+    /// ```
+    pub fn new(sizes: &[usize]) -> Result<SizeClasses, ConfigError> {
+        if sizes.len() > MAX_CLASSES {
+            return Err(ConfigError::new(format!(
+                "at most {MAX_CLASSES} size classes, got {}",
+                sizes.len()
+            )));
+        }
+        let mut table = SizeClasses::none();
+        let mut prev = 0;
+        for (i, &s) in sizes.iter().enumerate() {
+            if s == 0 || s % GRANULE != 0 || s > MAX_SMALL {
+                return Err(ConfigError::new(format!(
+                    "size class {s} must be a non-zero multiple of {GRANULE} of at most {MAX_SMALL}"
+                )));
+            }
+            if s <= prev {
+                return Err(ConfigError::new(format!(
+                    "size classes must increase: {s} follows {prev}"
+                )));
+            }
+            prev = s;
+            table.sizes[i] = s as u16;
+        }
+        table.len = sizes.len() as u8;
+        for (g, entry) in table.lut.iter_mut().enumerate() {
+            let need = g * GRANULE;
+            *entry = (0..sizes.len())
+                .find(|&c| sizes[c] >= need)
+                .map_or(NO_CLASS, |c| c as u8);
+        }
+        Ok(table)
+    }
+
+    /// The class whose slots hold `total` bytes (header included), or `None`
+    /// when no class is large enough. O(1): one table load.
+    #[inline(always)]
+    pub fn class_of(&self, total: usize) -> Option<usize> {
+        let g = total.div_ceil(GRANULE);
+        match self.lut.get(g) {
+            Some(&c) if c != NO_CLASS => Some(c as usize),
+            _ => None,
+        }
+    }
+
+    /// Slot size of class `class`. Panics if `class >= self.len()`.
+    #[inline]
+    pub fn size_of_class(&self, class: usize) -> usize {
+        assert!(class < self.len(), "no size class {class}");
+        self.sizes[class] as usize
+    }
+
+    /// Number of classes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the table has no classes (everything goes to the arena).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot sizes in increasing order.
+    pub fn sizes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sizes[..self.len()].iter().map(|&s| s as usize)
+    }
+
+    /// The raw lookup table, for the context's inlined fast path.
+    #[inline(always)]
+    pub(crate) fn lut(&self) -> &[u8; LUT_LEN] {
+        &self.lut
+    }
+}
+
+impl Default for SizeClasses {
+    fn default() -> Self {
+        Self::power_of_two()
+    }
+}
+
+/// The alignment every slot of a class of `size` bytes has, given that slab
+/// data starts at an offset that is a multiple of 256: the largest power of
+/// two dividing the size.
+#[inline]
+pub(crate) const fn slot_align(size: usize) -> usize {
+    1 << size.trailing_zeros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_of_picks_smallest_fitting_class() {
+        let t = SizeClasses::power_of_two();
+        for total in 0..=MAX_SMALL {
+            let c = t.class_of(total).expect("every size up to 256 fits");
+            let size = t.size_of_class(c);
+            assert!(size >= total, "{total} put in class of {size}");
+            if c > 0 {
+                assert!(t.size_of_class(c - 1) < total.max(1));
+            }
+        }
+        assert_eq!(t.class_of(MAX_SMALL + 1), None);
+        assert_eq!(t.class_of(usize::MAX), None);
+    }
+
+    #[test]
+    fn fine_table_wastes_less() {
+        let fine = SizeClasses::fine();
+        let pow = SizeClasses::power_of_two();
+        let waste = |t: &SizeClasses| -> usize {
+            (1..=MAX_SMALL)
+                .map(|n| t.size_of_class(t.class_of(n).unwrap()) - n)
+                .sum()
+        };
+        assert!(waste(&fine) < waste(&pow) / 2);
+    }
+
+    #[test]
+    fn bad_tables_are_refused() {
+        assert!(SizeClasses::new(&[0]).is_err());
+        assert!(SizeClasses::new(&[272]).is_err());
+        assert!(SizeClasses::new(&[16, 16]).is_err());
+        assert!(SizeClasses::new(&[16; 17]).is_err());
+        let partial = SizeClasses::new(&[16, 64]).unwrap();
+        assert_eq!(partial.class_of(64), Some(1));
+        assert_eq!(partial.class_of(65), None);
+    }
+
+    #[test]
+    fn slot_alignment() {
+        assert_eq!(slot_align(48), 16);
+        assert_eq!(slot_align(64), 64);
+        assert_eq!(slot_align(256), 256);
+    }
+}

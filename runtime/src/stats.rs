@@ -1,0 +1,148 @@
+//! Statistics of a context, precise enough to say where memory went, and
+//! their JSON form (serde).
+
+use crate::arena::ArenaStats;
+use crate::config::Routing;
+use crate::header::HEADER_SIZE;
+use crate::slab::ClassStats;
+use serde::Serialize;
+
+/// One size class in a context's report.
+///
+/// ```
+/// use morph_runtime::MorphContext;
+/// let ctx = MorphContext::new();
+/// ctx.alloc([0u8; 12]).unwrap(); // 8 + 12 = 20 bytes: the 32-byte class
+/// let c = &ctx.stats().classes[1];
+/// assert_eq!((c.stats.slot_size, c.bytes_requested, c.slack_bytes), (32, 12, 12));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClassReport {
+    /// The pool's own counters.
+    #[serde(flatten)]
+    pub stats: ClassStats,
+    /// Payload bytes requested in this class since the last reset.
+    pub bytes_requested: u64,
+    /// Bytes of slots handed out in this class since the last reset that held
+    /// neither payload nor header: what the class rounding cost.
+    pub slack_bytes: u64,
+}
+
+impl ClassReport {
+    pub(crate) fn new(stats: ClassStats, bytes_requested: u64) -> ClassReport {
+        let handed_out = stats.allocations * stats.slot_size as u64;
+        ClassReport {
+            stats,
+            bytes_requested,
+            slack_bytes: handed_out - bytes_requested - stats.allocations * HEADER_SIZE as u64,
+        }
+    }
+}
+
+/// The pools of a context, added up.
+///
+/// ```
+/// use morph_runtime::MorphContext;
+/// let ctx = MorphContext::new();
+/// ctx.alloc(0u64).unwrap();
+/// let p = ctx.stats().pools;
+/// assert_eq!((p.slabs, p.live_objects, p.live_slot_bytes), (1, 1, 16));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PoolTotals {
+    /// Slabs held.
+    pub slabs: usize,
+    /// Bytes of slabs held.
+    pub bytes_reserved: usize,
+    /// Objects alive in pools.
+    pub live_objects: usize,
+    /// Payload bytes of those objects.
+    pub live_payload_bytes: usize,
+    /// Bytes of the slots they occupy.
+    pub live_slot_bytes: usize,
+    /// Bytes of live slots holding neither payload nor header (class rounding
+    /// and alignment padding).
+    pub slack_bytes: usize,
+    /// Bytes of freed slots waiting on free lists.
+    pub free_slot_bytes: usize,
+    /// Bytes of slabs not yet carved into slots.
+    pub uncarved_bytes: usize,
+}
+
+/// The objects a context put in its arena, and the arena's chunks.
+///
+/// ```
+/// use morph_runtime::MorphContext;
+/// let ctx = MorphContext::new();
+/// ctx.alloc([0u8; 1000]).unwrap();
+/// let a = ctx.stats().arena;
+/// assert_eq!((a.live_objects, a.live_payload_bytes), (1, 1000));
+/// assert_eq!(a.chunks.chunks, 1);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ArenaObjects {
+    /// Objects put in the arena since the last reset.
+    pub allocations: u64,
+    /// Of those, how many were freed.
+    pub frees: u64,
+    /// Payload bytes requested.
+    pub bytes_requested: u64,
+    /// Objects alive in the arena.
+    pub live_objects: usize,
+    /// Their payload bytes.
+    pub live_payload_bytes: usize,
+    /// Bytes of freed arena objects that stay unusable until reset.
+    pub dead_bytes: usize,
+    /// Freed arena objects whose bytes were reclaimed (they were the most
+    /// recent allocation).
+    pub reclaimed: u64,
+    /// The arena's chunks.
+    pub chunks: ArenaStats,
+}
+
+/// A snapshot of a context's counters. Counts of allocations and frees are
+/// since the last reset; peaks are over the context's life.
+///
+/// ```
+/// use morph_runtime::MorphContext;
+/// let ctx = MorphContext::new();
+/// ctx.alloc(1u32).unwrap();
+/// ctx.alloc([0u8; 400]).unwrap();
+/// let s = ctx.stats();
+/// assert_eq!(s.allocations, 2);
+/// assert_eq!(s.live_bytes, 404);
+/// assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContextStats {
+    /// Where objects go.
+    pub routing: Routing,
+    /// Allocations since the last reset.
+    pub allocations: u64,
+    /// Frees since the last reset.
+    pub frees: u64,
+    /// Objects alive now.
+    pub live_objects: usize,
+    /// Most objects alive at once.
+    pub peak_live_objects: usize,
+    /// Payload bytes requested since the last reset.
+    pub bytes_requested: u64,
+    /// Payload bytes of live objects.
+    pub live_bytes: usize,
+    /// Most payload bytes alive at once.
+    pub peak_live_bytes: usize,
+    /// Bytes of the headers of live objects.
+    pub header_bytes: usize,
+    /// Bytes reserved from the system: slabs and chunks.
+    pub bytes_reserved: usize,
+    /// The byte budget, if any.
+    pub budget: Option<usize>,
+    /// Resets so far.
+    pub resets: u64,
+    /// The pools, added up.
+    pub pools: PoolTotals,
+    /// The arena.
+    pub arena: ArenaObjects,
+    /// Each size class.
+    pub classes: Vec<ClassReport>,
+}
