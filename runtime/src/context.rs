@@ -230,10 +230,8 @@ impl MorphContext {
         let shift = shift_for(align);
         let offset = 1usize << shift;
         let total = size + offset;
-        if let Some(class) = self.class_for(total) {
-            if slot_align(self.pools[class].slot_size()) >= offset {
-                return self.alloc_in_class(class, size, tag, shift);
-            }
+        if let Some(class) = self.pool_for(size, offset) {
+            return self.alloc_in_class(class, size, tag, shift);
         }
         let block = Layout::from_size_align(total, offset).map_err(|_| AllocError::InvalidLayout { size, align })?;
         let start = self.arena.alloc_layout(block)?;
@@ -255,11 +253,15 @@ impl MorphContext {
         }
     }
 
+    /// The class that serves `size` payload bytes at `offset` (= max(8,
+    /// align)) from the block start, or `None` for the arena.
     #[inline]
-    fn class_for(&self, total: usize) -> Option<usize> {
-        let g = total.div_ceil(GRANULE);
+    fn pool_for(&self, size: usize, offset: usize) -> Option<usize> {
+        let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
-            Some(&c) if c != NO_CLASS => Some(c as usize),
+            Some(&c) if c != NO_CLASS && slot_align(self.pools[c as usize].slot_size()) >= offset => {
+                Some(c as usize)
+            }
             _ => None,
         }
     }
@@ -332,10 +334,11 @@ impl MorphContext {
     }
 
     /// Resizes an object to `new_size` bytes, keeping its alignment, tag and
-    /// the first `min(old, new)` bytes. It stays in place when its slot (or,
-    /// for a shrinking arena object, its block) still fits; otherwise it moves,
-    /// between classes or between pool and arena. On error the old object is
-    /// untouched.
+    /// the first `min(old, new)` bytes. It stays in place when the new size
+    /// belongs in the same class (or, for an arena object, shrinks and still
+    /// belongs in the arena); otherwise it moves, between classes or between
+    /// pool and arena, so every object sits in the class its size calls for.
+    /// On error the old object is untouched.
     ///
     /// # Safety
     /// As for [`free`](Self::free): `ptr` is a live object of this context. On
@@ -363,10 +366,8 @@ impl MorphContext {
         let header = unsafe { header_ptr.read() };
         let (old, offset) = (header.size(), header.payload_offset());
         let in_place = match header.class() {
-            Some(class) => new_size
-                .checked_add(offset)
-                .is_some_and(|t| t <= self.pools[class].slot_size()),
-            None => new_size <= old,
+            Some(class) => self.pool_for(new_size, offset) == Some(class),
+            None => new_size <= old && self.pool_for(new_size, offset).is_none(),
         };
         if in_place {
             let mut h = header;

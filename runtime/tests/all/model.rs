@@ -1,0 +1,177 @@
+//! Property tests: random operation sequences against a simple model.
+
+use crate::util::{check_objects, Obj};
+use morph_runtime::{Arena, Config, MorphContext, SizeClasses, TypeTag, HEADER_SIZE};
+use proptest::prelude::*;
+use proptest::test_runner::Config as PropConfig;
+use std::alloc::Layout;
+
+#[derive(Clone, Debug)]
+enum CtxOp {
+    Alloc { size: usize, align_shift: u32 },
+    Free(usize),
+    Realloc(usize, usize),
+    Reset,
+}
+
+fn ctx_op() -> impl Strategy<Value = CtxOp> {
+    let size = prop_oneof![4 => 0usize..=256, 1 => 0usize..=8192];
+    prop_oneof![
+        8 => (size, 0u32..=12).prop_map(|(size, align_shift)| CtxOp::Alloc { size, align_shift }),
+        4 => any::<usize>().prop_map(CtxOp::Free),
+        2 => (any::<usize>(), 0usize..=8192).prop_map(|(i, s)| CtxOp::Realloc(i, s)),
+        1 => Just(CtxOp::Reset),
+    ]
+}
+
+fn prop_config() -> PropConfig {
+    PropConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..PropConfig::default()
+    }
+}
+
+fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
+    let mut live: Vec<Obj> = Vec::new();
+    let mut next_pattern = 1u8;
+    let mut pattern = || {
+        next_pattern = next_pattern.wrapping_add(1).max(1);
+        next_pattern
+    };
+    for op in ops {
+        match *op {
+            CtxOp::Alloc { size, align_shift } => {
+                let align = 1 << align_shift;
+                let layout = Layout::from_size_align(size, align).unwrap();
+                let ptr = ctx.alloc_layout(layout, TypeTag(size as u16)).unwrap();
+                let o = Obj { ptr, size, align, pattern: pattern(), tag: size as u16 };
+                o.fill();
+                live.push(o);
+            }
+            CtxOp::Free(i) if !live.is_empty() => {
+                let o = live.swap_remove(i % live.len());
+                // SAFETY: `o` is live and freed once.
+                unsafe { ctx.free(o.ptr) };
+            }
+            CtxOp::Realloc(i, new_size) if !live.is_empty() => {
+                let i = i % live.len();
+                let o = live[i];
+                // SAFETY: `o` is live; its old pointer is dropped from the model.
+                let ptr = unsafe { ctx.realloc(o.ptr, new_size) }.unwrap();
+                let kept = o.size.min(new_size);
+                // SAFETY: the new object is live and at least `kept` bytes.
+                let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), kept) };
+                assert!(bytes.iter().all(|&b| b == o.pattern), "realloc lost contents");
+                // SAFETY: as above.
+                assert_eq!(unsafe { ctx.header(ptr) }.tag(), TypeTag(o.tag));
+                live[i] = Obj { ptr, size: new_size, pattern: pattern(), ..o };
+                live[i].fill();
+            }
+            CtxOp::Reset => {
+                ctx.reset();
+                live.clear();
+            }
+            _ => {}
+        }
+        check_objects(&live, HEADER_SIZE);
+        let s = ctx.stats();
+        assert_eq!(s.live_objects, live.len());
+        assert_eq!(s.live_bytes, live.iter().map(|o| o.size).sum::<usize>());
+        assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
+        assert!(s.peak_live_objects >= s.live_objects);
+        assert!(s.peak_live_bytes >= s.live_bytes);
+        assert_eq!(s.allocations - s.frees, (s.live_objects) as u64);
+        for c in &s.classes {
+            assert_eq!(c.stats.carved, c.stats.live + c.stats.free_slots);
+            assert!(c.stats.carved <= c.stats.slots);
+        }
+        assert!(s.pools.live_slot_bytes + s.pools.free_slot_bytes + s.pools.uncarved_bytes <= s.pools.bytes_reserved);
+    }
+}
+
+proptest! {
+    #![proptest_config(prop_config())]
+
+    #[test]
+    fn context_matches_model(ops in prop::collection::vec(ctx_op(), 1..60)) {
+        run_context(&mut MorphContext::new(), &ops);
+    }
+
+    #[test]
+    fn fine_classes_small_slabs_match_model(ops in prop::collection::vec(ctx_op(), 1..60)) {
+        let mut ctx = Config::compiler()
+            .size_classes(SizeClasses::fine())
+            .slab_size(4096)
+            .chunk_sizes(256, 4096)
+            .build()
+            .unwrap();
+        run_context(&mut ctx, &ops);
+    }
+
+    #[test]
+    fn arena_only_matches_model(ops in prop::collection::vec(ctx_op(), 1..40)) {
+        run_context(&mut Config::arena_only().build().unwrap(), &ops);
+    }
+}
+
+#[derive(Clone, Debug)]
+enum ArenaOp {
+    Alloc { size: usize, align_shift: u32 },
+    Mark,
+    Rewind(usize),
+    Reset,
+}
+
+fn arena_op() -> impl Strategy<Value = ArenaOp> {
+    prop_oneof![
+        8 => (0usize..=8192, 0u32..=12).prop_map(|(size, align_shift)| ArenaOp::Alloc { size, align_shift }),
+        2 => Just(ArenaOp::Mark),
+        2 => any::<usize>().prop_map(ArenaOp::Rewind),
+        1 => Just(ArenaOp::Reset),
+    ]
+}
+
+proptest! {
+    #![proptest_config(prop_config())]
+
+    #[test]
+    fn arena_marks_match_model(ops in prop::collection::vec(arena_op(), 1..60)) {
+        let mut arena = Arena::with_chunk_sizes(256, 4096).unwrap();
+        let mut live: Vec<Obj> = Vec::new();
+        // Each mark remembers how many model objects existed when it was taken.
+        let mut marks = Vec::new();
+        for (n, op) in ops.iter().enumerate() {
+            match *op {
+                ArenaOp::Alloc { size, align_shift } => {
+                    let align = 1 << align_shift;
+                    let ptr = arena.alloc_layout(Layout::from_size_align(size, align).unwrap()).unwrap();
+                    let o = Obj { ptr, size, align, pattern: (n % 250) as u8 + 1, tag: 0 };
+                    o.fill();
+                    live.push(o);
+                }
+                ArenaOp::Mark => marks.push((arena.mark(), live.len())),
+                ArenaOp::Rewind(i) if !marks.is_empty() => {
+                    let i = i % marks.len();
+                    let (mark, len) = marks[i];
+                    arena.rewind(mark).unwrap();
+                    live.truncate(len);
+                    // Later marks are stale now: the model drops them.
+                    marks.truncate(i + 1);
+                }
+                ArenaOp::Reset => {
+                    arena.reset();
+                    live.clear();
+                    for (m, _) in marks.drain(..) {
+                        prop_assert!(arena.rewind(m).is_err(), "marks from before a reset are refused");
+                    }
+                }
+                _ => {}
+            }
+            check_objects(&live, 0);
+            let s = arena.stats();
+            prop_assert!(s.bytes_used >= live.iter().map(|o| o.size).sum::<usize>());
+            prop_assert!(s.bytes_used + s.bytes_wasted + s.bytes_free_in_current <= s.bytes_reserved);
+        }
+    }
+}
