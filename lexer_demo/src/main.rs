@@ -1,1 +1,3 @@
+//! The Lox front end on morph-runtime (in progress).
+
 fn main() {}

@@ -337,7 +337,11 @@ impl Arena {
             // SAFETY: `addr` lies inside the chunk, past its header.
             return Ok(unsafe { NonNull::new_unchecked(end.with_addr(addr)) });
         }
-        let size_of_chunk = self.next_size.get().max(need.next_power_of_two()).min(self.cap);
+        let size_of_chunk = self
+            .next_size
+            .get()
+            .max(need.next_power_of_two())
+            .min(self.cap);
         let chunk = self.new_chunk(size_of_chunk.max(need), false)?;
         self.retire_current();
         self.make_current(chunk);
@@ -354,8 +358,11 @@ impl Arena {
 
     /// Allocates and links a chunk of `size` bytes (header included).
     fn new_chunk(&self, size: usize, oversized: bool) -> Result<*mut ChunkHeader, AllocError> {
-        let layout = Layout::from_size_align(size, CHUNK_ALIGN)
-            .map_err(|_| AllocError::InvalidLayout { size, align: CHUNK_ALIGN })?;
+        let layout =
+            Layout::from_size_align(size, CHUNK_ALIGN).map_err(|_| AllocError::InvalidLayout {
+                size,
+                align: CHUNK_ALIGN,
+            })?;
         self.budget.reserve(size)?;
         // SAFETY: `size >= CHUNK_HEADER > 0`.
         let base = unsafe { alloc::alloc(layout) };
@@ -379,7 +386,8 @@ impl Arena {
         };
         self.newest.set(chunk);
         self.chunks.set(self.chunks.get() + 1);
-        self.oversized.set(self.oversized.get() + oversized as usize);
+        self.oversized
+            .set(self.oversized.get() + oversized as usize);
         self.reserved.set(self.reserved.get() + size);
         Ok(chunk)
     }
@@ -438,15 +446,19 @@ impl Arena {
     /// assert_eq!(a.stats().bytes_used, 0);
     /// ```
     pub fn mark(&self) -> ArenaMark {
-        let cur = self.current.get();
-        let newest = self.newest.get();
+        let seq = |c: *mut ChunkHeader| {
+            if c.is_null() {
+                0
+            } else {
+                // SAFETY: non-null chunk pointers held by the arena are live.
+                unsafe { (*c).seq }
+            }
+        };
         ArenaMark {
             arena: self.id,
             epoch: self.epoch.get(),
-            // SAFETY: non-null chunk pointers of ours are live.
-            chunk_seq: if cur.is_null() { 0 } else { unsafe { (*cur).seq } },
-            // SAFETY: as above.
-            newest_seq: if newest.is_null() { 0 } else { unsafe { (*newest).seq } },
+            chunk_seq: seq(self.current.get()),
+            newest_seq: seq(self.newest.get()),
             addr: self.ptr.get().addr(),
         }
     }
@@ -496,7 +508,8 @@ impl Arena {
             // Reopen a chunk retired since the mark.
             // SAFETY: `target` is live (its seq is <= newest_seq).
             unsafe {
-                self.used_retired.set(self.used_retired.get() - (*target).used);
+                self.used_retired
+                    .set(self.used_retired.get() - (*target).used);
                 self.wasted.set(self.wasted.get() - (*target).wasted);
                 (*target).used = 0;
                 (*target).wasted = 0;
@@ -526,7 +539,11 @@ impl Arena {
                     end - h.used
                 };
                 let ok = mark.addr >= low && mark.addr <= end;
-                return if ok { Ok(c) } else { Err(RewindError::StaleMark) };
+                return if ok {
+                    Ok(c)
+                } else {
+                    Err(RewindError::StaleMark)
+                };
             }
             c = h.prev;
         }
@@ -537,7 +554,8 @@ impl Arena {
         // SAFETY: `c` is a live chunk of ours being unlinked by the caller.
         let h = unsafe { &*c };
         self.chunks.set(self.chunks.get() - 1);
-        self.oversized.set(self.oversized.get() - h.oversized as usize);
+        self.oversized
+            .set(self.oversized.get() - h.oversized as usize);
         self.reserved.set(self.reserved.get() - h.size);
         self.used_retired.set(self.used_retired.get() - h.used);
         self.wasted.set(self.wasted.get() - h.wasted);
@@ -547,7 +565,12 @@ impl Arena {
         }
         let size = h.size;
         // SAFETY: allocated in `new_chunk` with this size and CHUNK_ALIGN.
-        unsafe { alloc::dealloc(c.cast(), Layout::from_size_align_unchecked(size, CHUNK_ALIGN)) };
+        unsafe {
+            alloc::dealloc(
+                c.cast(),
+                Layout::from_size_align_unchecked(size, CHUNK_ALIGN),
+            )
+        };
     }
 
     /// Frees every allocation at once. Keeps the largest chunk, rewound to
@@ -617,7 +640,10 @@ impl Arena {
         let mut c = self.newest.get();
         while !c.is_null() {
             // SAFETY: chunks on the list are live.
-            let (start, end) = (ChunkHeader::data_start(c).addr(), unsafe { ChunkHeader::end(c) }.addr());
+            let (start, end) = (
+                ChunkHeader::data_start(c).addr(),
+                unsafe { ChunkHeader::end(c) }.addr(),
+            );
             if (start..end).contains(&addr) {
                 return true;
             }
@@ -679,7 +705,11 @@ impl Arena {
 
     /// Allocation with the type tag ignored, for the shared typed helpers.
     #[inline(always)]
-    fn alloc_layout_tagged(&self, layout: Layout, _tag: crate::TypeTag) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_layout_tagged(
+        &self,
+        layout: Layout,
+        _tag: crate::TypeTag,
+    ) -> Result<NonNull<u8>, AllocError> {
         self.alloc_layout(layout)
     }
 
@@ -717,7 +747,11 @@ mod tests {
         }
         sizes.dedup();
         let steps: Vec<_> = sizes.windows(2).map(|w| w[1] - w[0]).collect();
-        assert_eq!(&steps[..3], &[512, 1024, 1024], "256, then 512, then capped at 1024");
+        assert_eq!(
+            &steps[..3],
+            &[512, 1024, 1024],
+            "256, then 512, then capped at 1024"
+        );
     }
 
     #[test]
@@ -727,7 +761,11 @@ mod tests {
         let big = a.alloc_slice_copy(&[7u8; 5000]).unwrap();
         assert!(big.iter().all(|&b| b == 7));
         let next = a.alloc(2u64).unwrap() as *mut u64;
-        assert_eq!(small as usize - next as usize, 8, "still bumping in the first chunk");
+        assert_eq!(
+            small as usize - next as usize,
+            8,
+            "still bumping in the first chunk"
+        );
         let s = a.stats();
         assert_eq!((s.chunks, s.oversized_chunks), (2, 1));
         assert!(s.bytes_used >= 5016);
@@ -738,7 +776,9 @@ mod tests {
         let a = Arena::new();
         for shift in 0..=13 {
             let align = 1usize << shift;
-            let p = a.alloc_layout(Layout::from_size_align(3, align).unwrap()).unwrap();
+            let p = a
+                .alloc_layout(Layout::from_size_align(3, align).unwrap())
+                .unwrap();
             assert_eq!(p.as_ptr() as usize % align, 0, "align {align}");
         }
     }
@@ -759,7 +799,10 @@ mod tests {
     fn impossible_alignment_is_an_error() {
         let a = Arena::new();
         let l = Layout::from_size_align(8, MAX_ALIGN * 2).unwrap();
-        assert!(matches!(a.alloc_layout(l), Err(AllocError::InvalidLayout { .. })));
+        assert!(matches!(
+            a.alloc_layout(l),
+            Err(AllocError::InvalidLayout { .. })
+        ));
     }
 
     #[test]
@@ -784,7 +827,10 @@ mod tests {
         let a = Arena::with_budget(4096);
         a.alloc([0u8; 1000]).unwrap();
         let err = a.alloc([0u8; 4000]).unwrap_err();
-        assert!(matches!(err, AllocError::BudgetExceeded { limit: 4096, .. }));
+        assert!(matches!(
+            err,
+            AllocError::BudgetExceeded { limit: 4096, .. }
+        ));
         assert_eq!(a.stats().chunks, 1);
     }
 

@@ -11,6 +11,8 @@ use std::cell::Cell;
 pub(crate) struct Budget {
     limit: usize,
     reserved: Cell<usize>,
+    /// Most bytes ever reserved at once.
+    peak: Cell<usize>,
 }
 
 impl Budget {
@@ -18,6 +20,7 @@ impl Budget {
         Budget {
             limit: limit.unwrap_or(usize::MAX),
             reserved: Cell::new(0),
+            peak: Cell::new(0),
         }
     }
 
@@ -27,6 +30,7 @@ impl Budget {
         match reserved.checked_add(bytes) {
             Some(total) if total <= self.limit => {
                 self.reserved.set(total);
+                self.peak.set(self.peak.get().max(total));
                 Ok(())
             }
             _ => Err(AllocError::BudgetExceeded {
@@ -44,6 +48,10 @@ impl Budget {
 
     pub(crate) fn reserved(&self) -> usize {
         self.reserved.get()
+    }
+
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.get()
     }
 
     pub(crate) fn limit(&self) -> Option<usize> {
@@ -70,6 +78,9 @@ mod tests {
         b.release(60);
         assert!(b.reserve(100).is_ok());
         assert_eq!(b.reserved(), 100);
+        assert_eq!(b.peak(), 100);
+        b.release(50);
+        assert_eq!(b.peak(), 100);
         assert!(Budget::new(None).reserve(usize::MAX).is_ok());
     }
 }

@@ -70,12 +70,9 @@ struct ArenaCounters {
 pub struct MorphContext {
     /// `lut[ceil(total / 16)]`: the class for a block of `total` bytes.
     lut: [u8; LUT_LEN],
+    /// Per-class pools; their counters are the only ones the fast paths
+    /// touch. Every context-wide figure is derived from them in `stats`.
     pools: [ClassPool; MAX_CLASSES],
-    live_objects: Cell<usize>,
-    peak_objects: Cell<usize>,
-    /// Payload bytes of live objects.
-    live_bytes: Cell<usize>,
-    peak_bytes: Cell<usize>,
     arena_counters: ArenaCounters,
     resets: Cell<u64>,
     /// The arena; its budget is shared with the pools.
@@ -129,10 +126,6 @@ impl MorphContext {
         Ok(MorphContext {
             lut: *classes.lut(),
             pools,
-            live_objects: Cell::new(0),
-            peak_objects: Cell::new(0),
-            live_bytes: Cell::new(0),
-            peak_bytes: Cell::new(0),
             arena_counters: ArenaCounters::default(),
             resets: Cell::new(0),
             arena: Arena::build(first, cap, config.budget_limit()),
@@ -171,8 +164,10 @@ impl MorphContext {
     pub fn alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
         let size = layout.size();
         if layout.align() <= HEADER_SIZE {
-            // `size <= isize::MAX`, so this cannot overflow.
-            let g = (size + HEADER_SIZE).div_ceil(GRANULE);
+            // `size <= isize::MAX`, so this cannot overflow. Written as a
+            // shift rather than `div_ceil`, which compiles to more
+            // instructions because it must handle overflow.
+            let g = (size + HEADER_SIZE + GRANULE - 1) >> GRANULE.trailing_zeros();
             if g < LUT_LEN {
                 let class = self.lut[g];
                 if class != NO_CLASS {
@@ -185,7 +180,13 @@ impl MorphContext {
 
     /// Serves a request from a pool; `shift` = log2(max(8, align)).
     #[inline(always)]
-    fn alloc_in_class(&self, class: usize, size: usize, tag: TypeTag, shift: u32) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_in_class(
+        &self,
+        class: usize,
+        size: usize,
+        tag: TypeTag,
+        shift: u32,
+    ) -> Result<NonNull<u8>, AllocError> {
         debug_assert!(class < MAX_CLASSES);
         // SAFETY: `class` comes from the lookup table or `class_of`, whose
         // entries are all below the table length, at most MAX_CLASSES.
@@ -197,26 +198,13 @@ impl MorphContext {
         // occupies the 8 bytes before the payload, inside the slot.
         unsafe {
             let payload = slot.as_ptr().add(1 << shift);
-            payload
-                .sub(HEADER_SIZE)
-                .cast::<Header>()
-                .write(Header::new(size as u32, tag, class as u8, shift));
-            self.note_alloc(size);
+            payload.sub(HEADER_SIZE).cast::<Header>().write(Header::new(
+                size as u32,
+                tag,
+                class as u8,
+                shift,
+            ));
             Ok(NonNull::new_unchecked(payload))
-        }
-    }
-
-    #[inline(always)]
-    fn note_alloc(&self, size: usize) {
-        let objects = self.live_objects.get() + 1;
-        self.live_objects.set(objects);
-        if objects > self.peak_objects.get() {
-            self.peak_objects.set(objects);
-        }
-        let bytes = self.live_bytes.get() + size;
-        self.live_bytes.set(bytes);
-        if bytes > self.peak_bytes.get() {
-            self.peak_bytes.set(bytes);
         }
     }
 
@@ -233,7 +221,8 @@ impl MorphContext {
         if let Some(class) = self.pool_for(size, offset) {
             return self.alloc_in_class(class, size, tag, shift);
         }
-        let block = Layout::from_size_align(total, offset).map_err(|_| AllocError::InvalidLayout { size, align })?;
+        let block = Layout::from_size_align(total, offset)
+            .map_err(|_| AllocError::InvalidLayout { size, align })?;
         let start = self.arena.alloc_layout(block)?;
         let c = &self.arena_counters;
         c.allocations.set(c.allocations.get() + 1);
@@ -244,11 +233,12 @@ impl MorphContext {
         // `offset >= 8`; the header goes in the 8 bytes before the payload.
         unsafe {
             let payload = start.as_ptr().add(offset);
-            payload
-                .sub(HEADER_SIZE)
-                .cast::<Header>()
-                .write(Header::new(size as u32, tag, ARENA_CLASS, shift));
-            self.note_alloc(size);
+            payload.sub(HEADER_SIZE).cast::<Header>().write(Header::new(
+                size as u32,
+                tag,
+                ARENA_CLASS,
+                shift,
+            ));
             Ok(NonNull::new_unchecked(payload))
         }
     }
@@ -259,7 +249,9 @@ impl MorphContext {
     fn pool_for(&self, size: usize, offset: usize) -> Option<usize> {
         let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
-            Some(&c) if c != NO_CLASS && slot_align(self.pools[c as usize].slot_size()) >= offset => {
+            Some(&c)
+                if c != NO_CLASS && slot_align(self.pools[c as usize].slot_size()) >= offset =>
+            {
                 Some(c as usize)
             }
             _ => None,
@@ -290,18 +282,42 @@ impl MorphContext {
         // SAFETY: the caller guarantees `ptr` is a live payload of ours, so
         // the 8 bytes before it hold its header.
         let header = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>().read() };
-        let class = header.raw_class();
-        if class != ARENA_CLASS {
-            // SAFETY: the block starts `payload_offset` bytes before the
-            // payload; the class index was written by `alloc_in_class`.
+        if let Some(class) = header.plain_pool_class() {
+            // SAFETY: a plain pool object's payload follows its header at the
+            // slot start; the class was written by `alloc_in_class`.
+            unsafe { self.free_pooled(ptr.as_ptr().sub(HEADER_SIZE), class, header) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.free_other(ptr, header) }
+        }
+    }
+
+    /// # Safety
+    /// `slot` is the start of a live slot of class `class` holding the object
+    /// whose header is `header`; the caller gives it up.
+    #[inline(always)]
+    unsafe fn free_pooled(&self, slot: *mut u8, class: u8, header: Header) {
+        // SAFETY: the class index was written by `alloc_in_class` and is below
+        // MAX_CLASSES; the caller guarantees the slot.
+        unsafe {
+            let pool = self.pools.get_unchecked(class as usize);
+            pool.free_slot(NonNull::new_unchecked(slot));
+            pool.note_release(header.size());
+        }
+    }
+
+    /// Frees an over-aligned or flagged pool object, or an arena object.
+    ///
+    /// # Safety
+    /// As for [`free`](Self::free), with `header` the object's header.
+    #[inline(never)]
+    unsafe fn free_other(&self, ptr: NonNull<u8>, header: Header) {
+        if !header.is_arena() {
+            // SAFETY: the slot starts `payload_offset` bytes before the payload.
             unsafe {
                 let slot = ptr.as_ptr().sub(header.payload_offset());
-                self.pools
-                    .get_unchecked(class as usize)
-                    .free_slot(NonNull::new_unchecked(slot));
+                self.free_pooled(slot, header.raw_class(), header);
             }
-            self.live_objects.set(self.live_objects.get() - 1);
-            self.live_bytes.set(self.live_bytes.get() - header.size());
         } else {
             // SAFETY: forwarded from the caller.
             unsafe { self.free_arena(ptr, header) }
@@ -310,7 +326,7 @@ impl MorphContext {
 
     /// # Safety
     /// As for [`free`](Self::free), with `header` the object's header.
-    #[inline(never)]
+    #[inline(always)]
     unsafe fn free_arena(&self, ptr: NonNull<u8>, header: Header) {
         let size = header.size();
         let offset = header.payload_offset();
@@ -318,8 +334,6 @@ impl MorphContext {
         c.frees.set(c.frees.get() + 1);
         c.live_objects.set(c.live_objects.get() - 1);
         c.live_bytes.set(c.live_bytes.get() - size);
-        self.live_objects.set(self.live_objects.get() - 1);
-        self.live_bytes.set(self.live_bytes.get() - size);
         // SAFETY: the block starts `offset` bytes before the payload and is
         // `offset + size` bytes long; the caller gives it up.
         let reclaimed = unsafe {
@@ -359,7 +373,11 @@ impl MorphContext {
     /// // SAFETY: as above.
     /// assert_eq!(unsafe { std::slice::from_raw_parts(q.as_ptr(), 4) }, b"lox!");
     /// ```
-    pub unsafe fn realloc(&self, ptr: NonNull<u8>, new_size: usize) -> Result<NonNull<u8>, AllocError> {
+    pub unsafe fn realloc(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
         // SAFETY: the caller guarantees `ptr` is a live object of ours.
         let header_ptr = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>() };
         // SAFETY: as above.
@@ -374,16 +392,24 @@ impl MorphContext {
             h.set_size(new_size as u32);
             // SAFETY: the header is ours to update; the object stays in place.
             unsafe { header_ptr.write(h) };
-            if header.is_arena() {
-                let c = &self.arena_counters;
-                c.live_bytes.set(c.live_bytes.get() - old + new_size);
+            match header.class() {
+                Some(class) => {
+                    self.pools[class].note_release(old);
+                    self.pools[class].note_request(new_size);
+                }
+                None => {
+                    let c = &self.arena_counters;
+                    c.live_bytes.set(c.live_bytes.get() - old + new_size);
+                }
             }
-            self.live_bytes.set(self.live_bytes.get() - old);
-            self.note_alloc_bytes(new_size);
             return Ok(ptr);
         }
-        let layout = Layout::from_size_align(new_size, offset.min(MAX_ALIGN))
-            .map_err(|_| AllocError::InvalidLayout { size: new_size, align: offset })?;
+        let layout = Layout::from_size_align(new_size, offset.min(MAX_ALIGN)).map_err(|_| {
+            AllocError::InvalidLayout {
+                size: new_size,
+                align: offset,
+            }
+        })?;
         let new = self.alloc_layout(layout, header.tag())?;
         // SAFETY: both objects are live, distinct, and at least
         // `min(old, new_size)` bytes long; then the old one is given up as the
@@ -393,14 +419,6 @@ impl MorphContext {
             self.free(ptr);
         }
         Ok(new)
-    }
-
-    fn note_alloc_bytes(&self, size: usize) {
-        let bytes = self.live_bytes.get() + size;
-        self.live_bytes.set(bytes);
-        if bytes > self.peak_bytes.get() {
-            self.peak_bytes.set(bytes);
-        }
     }
 
     /// Reads an object's header.
@@ -507,7 +525,7 @@ impl MorphContext {
     /// for i in 0..10_000u64 { ctx.alloc(i).unwrap(); }
     /// ctx.reset();
     /// let s = ctx.stats();
-    /// assert_eq!((s.live_objects, s.peak_live_objects), (0, 10_000));
+    /// assert_eq!((s.live_objects, s.classes[0].stats.peak_live), (0, 10_000));
     /// assert_eq!(s.pools.slabs, 1);
     /// ```
     pub fn reset(&mut self) {
@@ -516,8 +534,6 @@ impl MorphContext {
             pool.reset(budget);
         }
         self.arena.reset();
-        self.live_objects.set(0);
-        self.live_bytes.set(0);
         self.arena_counters = ArenaCounters::default();
         self.resets.set(self.resets.get() + 1);
     }
@@ -535,22 +551,26 @@ impl MorphContext {
     pub fn stats(&self) -> ContextStats {
         let classes: Vec<ClassReport> = self.pools[..self.config.classes().len()]
             .iter()
-            .map(|p| ClassReport::new(p.stats(), p.requested()))
+            .map(|p| ClassReport::new(p.stats(), p.requested(), p.live_payload()))
             .collect();
         let c = &self.arena_counters;
         let arena_live_objects = c.live_objects.get();
         let arena_live_bytes = c.live_bytes.get();
-        let pool_live_objects = self.live_objects.get() - arena_live_objects;
-        let pool_live_payload = self.live_bytes.get() - arena_live_bytes;
-        let live_slot_bytes: usize = classes.iter().map(|r| r.stats.live * r.stats.slot_size).sum();
+        let pool_live_objects: usize = classes.iter().map(|r| r.stats.live).sum();
+        let pool_live_payload: usize = classes.iter().map(|r| r.live_payload_bytes).sum();
+        let live_slot_bytes: usize = classes.iter().map(|r| r.live_slot_bytes).sum();
         let pools = PoolTotals {
             slabs: classes.iter().map(|r| r.stats.slabs).sum(),
-            bytes_reserved: classes.iter().map(|r| r.stats.slabs).sum::<usize>() * self.config.slab_bytes(),
+            bytes_reserved: classes.iter().map(|r| r.stats.slabs).sum::<usize>()
+                * self.config.slab_bytes(),
             live_objects: pool_live_objects,
             live_payload_bytes: pool_live_payload,
             live_slot_bytes,
-            slack_bytes: live_slot_bytes - pool_live_payload - pool_live_objects * HEADER_SIZE,
-            free_slot_bytes: classes.iter().map(|r| r.stats.free_slots * r.stats.slot_size).sum(),
+            slack_bytes: classes.iter().map(|r| r.slack_bytes).sum(),
+            free_slot_bytes: classes
+                .iter()
+                .map(|r| r.stats.free_slots * r.stats.slot_size)
+                .sum(),
             uncarved_bytes: classes
                 .iter()
                 .map(|r| (r.stats.slots - r.stats.carved) * r.stats.slot_size)
@@ -566,19 +586,20 @@ impl MorphContext {
             reclaimed: c.reclaimed.get(),
             chunks: self.arena.stats(),
         };
-        let allocations = classes.iter().map(|r| r.stats.allocations).sum::<u64>() + arena.allocations;
+        let allocations =
+            classes.iter().map(|r| r.stats.allocations).sum::<u64>() + arena.allocations;
         let frees = classes.iter().map(|r| r.stats.frees).sum::<u64>() + arena.frees;
         ContextStats {
             routing: self.config.routing(),
             allocations,
             frees,
-            live_objects: self.live_objects.get(),
-            peak_live_objects: self.peak_objects.get(),
-            bytes_requested: classes.iter().map(|r| r.bytes_requested).sum::<u64>() + arena.bytes_requested,
-            live_bytes: self.live_bytes.get(),
-            peak_live_bytes: self.peak_bytes.get(),
-            header_bytes: self.live_objects.get() * HEADER_SIZE,
+            live_objects: pool_live_objects + arena_live_objects,
+            bytes_requested: classes.iter().map(|r| r.bytes_requested).sum::<u64>()
+                + arena.bytes_requested,
+            live_bytes: pool_live_payload + arena_live_bytes,
+            header_bytes: (pool_live_objects + arena_live_objects) * HEADER_SIZE,
             bytes_reserved: self.arena.budget().reserved(),
+            peak_bytes_reserved: self.arena.budget().peak(),
             budget: self.arena.budget().limit(),
             resets: self.resets.get(),
             pools,

@@ -129,7 +129,10 @@ impl fmt::Display for RewindError {
         match self {
             RewindError::ForeignMark => write!(f, "the mark belongs to another arena"),
             RewindError::StaleMark => {
-                write!(f, "the mark is stale: the arena was reset or rewound past it")
+                write!(
+                    f,
+                    "the mark is stale: the arena was reset or rewound past it"
+                )
             }
         }
     }

@@ -146,6 +146,25 @@ impl Header {
         1usize << (self.flags >> FLAG_BITS)
     }
 
+    /// The class of a *plain* pool object: one whose payload directly follows
+    /// its header at the slot start (alignment at most 8) and whose flag bits
+    /// are all clear; `None` for anything else.
+    ///
+    /// `class` and `flags` are adjacent bytes, so this is one 16-bit load and
+    /// one range check: `key = (flags << 8 | class) - (PLAIN << 8)` is below
+    /// `ARENA_CLASS` exactly when `flags == PLAIN` and `class != ARENA_CLASS`,
+    /// and is then the class itself.
+    #[inline(always)]
+    pub(crate) const fn plain_pool_class(&self) -> Option<u8> {
+        const PLAIN: u16 = 3 << FLAG_BITS;
+        let key = u16::from_le_bytes([self.class, self.flags]).wrapping_sub(PLAIN << 8);
+        if key < ARENA_CLASS as u16 {
+            Some(key as u8)
+        } else {
+            None
+        }
+    }
+
     #[inline(always)]
     pub(crate) const fn raw_class(&self) -> u8 {
         self.class
@@ -206,6 +225,20 @@ mod tests {
         assert_eq!(h.payload_offset(), 64, "flags must not disturb the shift");
         h.set_flag(Header::MARK, false);
         assert_eq!(h.flags(), 0);
+    }
+
+    #[test]
+    fn plain_pool_class_only_for_unflagged_default_offset_pool_objects() {
+        assert_eq!(Header::new(1, TypeTag(1), 4, 3).plain_pool_class(), Some(4));
+        assert_eq!(Header::new(1, TypeTag(1), 0, 3).plain_pool_class(), Some(0));
+        assert_eq!(
+            Header::new(1, TypeTag(1), ARENA_CLASS, 3).plain_pool_class(),
+            None
+        );
+        assert_eq!(Header::new(1, TypeTag(1), 2, 4).plain_pool_class(), None);
+        let mut marked = Header::new(1, TypeTag(1), 2, 3);
+        marked.set_flag(Header::MARK, true);
+        assert_eq!(marked.plain_pool_class(), None);
     }
 
     #[test]

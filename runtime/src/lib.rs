@@ -58,5 +58,7 @@ pub use context::MorphContext;
 pub use error::{AllocError, ConfigError, RewindError};
 pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
 pub use size_class::{SizeClasses, GRANULE, MAX_CLASSES, MAX_SMALL};
-pub use slab::{ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET};
+pub use slab::{
+    ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET,
+};
 pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};

@@ -41,6 +41,11 @@ struct SlabHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<SlabHeader>() <= SLAB_DATA_OFFSET);
+const _: () = assert!(std::mem::size_of::<ClassPool>() == 128);
+const _: () = assert!(
+    std::mem::offset_of!(ClassPool, slab_size) == 64,
+    "hot fields fill the first line"
+);
 
 /// A free slot: its first word links to the next free slot.
 #[repr(C)]
@@ -86,7 +91,10 @@ pub struct ClassStats {
 
 /// One size class: its free list, its current slab and its counters.
 ///
-/// All state is in `Cell`s so that allocation takes `&self`.
+/// All state is in `Cell`s so that allocation takes `&self`. The fields the
+/// fast paths touch come first and fill one 64-byte cache line; the struct is
+/// 128 bytes so that indexing an array of pools is a shift.
+#[repr(C, align(64))]
 pub(crate) struct ClassPool {
     /// Head of the free list; null when empty. Every slot on it lies in a slab
     /// of this pool and is not handed out.
@@ -101,7 +109,10 @@ pub(crate) struct ClassPool {
     /// Payload bytes requested by a context's allocations in this class
     /// since the last reset (a standalone pool leaves it at 0).
     requested: Cell<u64>,
+    /// Payload bytes of those that were freed since.
+    freed_bytes: Cell<u64>,
     slot_size: usize,
+    // --- cold: slow paths and statistics only ---
     slab_size: usize,
     /// All slabs, newest first; the newest is the one being carved.
     slabs: Cell<*mut SlabHeader>,
@@ -122,6 +133,7 @@ impl ClassPool {
             allocs: Cell::new(0),
             frees: Cell::new(0),
             requested: Cell::new(0),
+            freed_bytes: Cell::new(0),
             slot_size,
             slab_size,
             slabs: Cell::new(ptr::null_mut()),
@@ -175,8 +187,20 @@ impl ClassPool {
         self.requested.set(self.requested.get() + size as u64);
     }
 
+    /// Adds a context object's payload size to the class's freed bytes.
+    #[inline(always)]
+    pub(crate) fn note_release(&self, size: usize) {
+        self.freed_bytes.set(self.freed_bytes.get() + size as u64);
+    }
+
+    /// Payload bytes requested since the last reset.
     pub(crate) fn requested(&self) -> u64 {
         self.requested.get()
+    }
+
+    /// Payload bytes of the live objects.
+    pub(crate) fn live_payload(&self) -> usize {
+        (self.requested.get() - self.freed_bytes.get()) as usize
     }
 
     /// Puts a slot back on the free list; it is the next one handed out.
@@ -189,7 +213,11 @@ impl ClassPool {
         let s = slot.as_ptr().cast::<FreeSlot>();
         // SAFETY: the caller guarantees `slot` is a whole slot of ours, which
         // is 16-aligned and at least 16 bytes, so it can hold the link.
-        unsafe { s.write(FreeSlot { next: self.free.get() }) };
+        unsafe {
+            s.write(FreeSlot {
+                next: self.free.get(),
+            })
+        };
         self.free.set(s);
         self.frees.set(self.frees.get() + 1);
     }
@@ -305,6 +333,7 @@ impl ClassPool {
         self.allocs.set(0);
         self.frees.set(0);
         self.requested.set(0);
+        self.freed_bytes.set(0);
     }
 
     /// Frees a list of slabs; returns how many.
@@ -533,7 +562,11 @@ mod tests {
         let p = SlabPool::with_slab_size(32, 4096).unwrap();
         let a = p.alloc().unwrap();
         let b = p.alloc().unwrap();
-        assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 32, "carved in order");
+        assert_eq!(
+            b.as_ptr() as usize - a.as_ptr() as usize,
+            32,
+            "carved in order"
+        );
         // SAFETY: both from `p`, freed once.
         unsafe {
             p.free(a);

@@ -14,7 +14,8 @@ use serde::Serialize;
 /// let ctx = MorphContext::new();
 /// ctx.alloc([0u8; 12]).unwrap(); // 8 + 12 = 20 bytes: the 32-byte class
 /// let c = &ctx.stats().classes[1];
-/// assert_eq!((c.stats.slot_size, c.bytes_requested, c.slack_bytes), (32, 12, 12));
+/// assert_eq!((c.stats.slot_size, c.live_payload_bytes, c.slack_bytes), (32, 12, 12));
+/// assert_eq!(c.peak_slot_bytes, 32);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClassReport {
@@ -23,18 +24,31 @@ pub struct ClassReport {
     pub stats: ClassStats,
     /// Payload bytes requested in this class since the last reset.
     pub bytes_requested: u64,
-    /// Bytes of slots handed out in this class since the last reset that held
-    /// neither payload nor header: what the class rounding cost.
-    pub slack_bytes: u64,
+    /// Payload bytes of the live objects.
+    pub live_payload_bytes: usize,
+    /// Bytes of the slots the live objects occupy.
+    pub live_slot_bytes: usize,
+    /// Most slot bytes in use at once (peak live slots × slot size).
+    pub peak_slot_bytes: usize,
+    /// Bytes of live slots holding neither payload nor header: what the class
+    /// rounding (and any alignment padding) costs now.
+    pub slack_bytes: usize,
 }
 
 impl ClassReport {
-    pub(crate) fn new(stats: ClassStats, bytes_requested: u64) -> ClassReport {
-        let handed_out = stats.allocations * stats.slot_size as u64;
+    pub(crate) fn new(
+        stats: ClassStats,
+        bytes_requested: u64,
+        live_payload_bytes: usize,
+    ) -> ClassReport {
+        let live_slot_bytes = stats.live * stats.slot_size;
         ClassReport {
             stats,
             bytes_requested,
-            slack_bytes: handed_out - bytes_requested - stats.allocations * HEADER_SIZE as u64,
+            live_payload_bytes,
+            live_slot_bytes,
+            peak_slot_bytes: stats.peak_live * stats.slot_size,
+            slack_bytes: live_slot_bytes - live_payload_bytes - stats.live * HEADER_SIZE,
         }
     }
 }
@@ -103,6 +117,13 @@ pub struct ArenaObjects {
 /// A snapshot of a context's counters. Counts of allocations and frees are
 /// since the last reset; peaks are over the context's life.
 ///
+/// Every figure is exact. The fast paths keep four counters per size class
+/// (allocations, frees, bytes requested, bytes freed); the rest is derived
+/// here. Peaks are those that can be known exactly without a running maximum
+/// on every allocation: per class, the peak of live slots (slots are carved
+/// only when every carved slot is live, so the peak equals the slots carved),
+/// and for the whole context, the peak of bytes reserved from the system.
+///
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
@@ -123,18 +144,16 @@ pub struct ContextStats {
     pub frees: u64,
     /// Objects alive now.
     pub live_objects: usize,
-    /// Most objects alive at once.
-    pub peak_live_objects: usize,
     /// Payload bytes requested since the last reset.
     pub bytes_requested: u64,
     /// Payload bytes of live objects.
     pub live_bytes: usize,
-    /// Most payload bytes alive at once.
-    pub peak_live_bytes: usize,
     /// Bytes of the headers of live objects.
     pub header_bytes: usize,
-    /// Bytes reserved from the system: slabs and chunks.
+    /// Bytes reserved from the system now: slabs and chunks.
     pub bytes_reserved: usize,
+    /// Most bytes reserved from the system at once.
+    pub peak_bytes_reserved: usize,
     /// The byte budget, if any.
     pub budget: Option<usize>,
     /// Resets so far.

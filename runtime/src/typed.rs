@@ -31,11 +31,13 @@ macro_rules! typed_alloc_methods {
         /// assert_eq!(*n, 6);
         /// ```
         #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         pub fn alloc<T>(&self, value: T) -> Result<&mut T, $crate::AllocError> {
             self.alloc_with_tag(value, $crate::TypeTag::UNTAGGED)
         }
 
         #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         fn alloc_with_tag<T>(&self, value: T, tag: $crate::TypeTag) -> Result<&mut T, $crate::AllocError> {
             const {
                 assert!(
@@ -63,6 +65,7 @@ macro_rules! typed_alloc_methods {
         /// assert_eq!(s, &[9, 2, 3]);
         /// ```
         #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], $crate::AllocError> {
             let layout = $crate::typed::array_layout::<T>(src.len())?;
             let p = self
@@ -83,6 +86,7 @@ macro_rules! typed_alloc_methods {
         /// assert_eq!(a.alloc_str("while").unwrap(), "while");
         /// ```
         #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         pub fn alloc_str(&self, s: &str) -> Result<&mut str, $crate::AllocError> {
             let bytes = self.alloc_slice_copy(s.as_bytes())?;
             // SAFETY: a byte-for-byte copy of a `str` is valid UTF-8.
@@ -97,6 +101,7 @@ macro_rules! typed_alloc_methods {
         /// assert_eq!(squares, &[0, 1, 4, 9]);
         /// ```
         #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         pub fn alloc_slice_fill_with<T, F: FnMut(usize) -> T>(
             &self,
             len: usize,

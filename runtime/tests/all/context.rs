@@ -4,7 +4,8 @@ use morph_runtime::{AllocError, Config, MorphContext, Routing, SizeClasses, Type
 use std::alloc::Layout;
 
 fn alloc(ctx: &MorphContext, size: usize, align: usize) -> std::ptr::NonNull<u8> {
-    ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(7)).unwrap()
+    ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(7))
+        .unwrap()
 }
 
 #[test]
@@ -50,7 +51,10 @@ fn fine_classes_cut_slack() {
         }
         ctx.stats().pools.slack_bytes
     };
-    let (pow, fine) = (slack(SizeClasses::power_of_two()), slack(SizeClasses::fine()));
+    let (pow, fine) = (
+        slack(SizeClasses::power_of_two()),
+        slack(SizeClasses::fine()),
+    );
     assert!(fine * 2 < pow, "fine {fine} vs power-of-two {pow}");
 }
 
@@ -60,7 +64,14 @@ fn realloc_moves_between_classes_and_to_the_arena_and_back() {
     let mut p = alloc(&ctx, 4, 8);
     // SAFETY: `p` is a live 4-byte object.
     unsafe { p.as_ptr().copy_from(b"abcd".as_ptr(), 4) };
-    for (size, arena) in [(20usize, false), (100, false), (1000, true), (600, true), (10, false), (3, false)] {
+    for (size, arena) in [
+        (20usize, false),
+        (100, false),
+        (1000, true),
+        (600, true),
+        (10, false),
+        (3, false),
+    ] {
         // SAFETY: `p` is live; the old pointer is replaced.
         p = unsafe { ctx.realloc(p, size) }.unwrap();
         // SAFETY: `p` is live.
@@ -68,7 +79,8 @@ fn realloc_moves_between_classes_and_to_the_arena_and_back() {
         assert_eq!((h.size(), h.is_arena(), h.tag()), (size, arena, TypeTag(7)));
         let keep = size.min(4);
         // SAFETY: at least `keep` bytes are live.
-        assert_eq!(unsafe { std::slice::from_raw_parts(p.as_ptr(), keep) }, &b"abcd"[..keep]);
+        let bytes = unsafe { std::slice::from_raw_parts(p.as_ptr(), keep) };
+        assert_eq!(bytes, &b"abcd"[..keep]);
     }
     let s = ctx.stats();
     assert_eq!((s.live_objects, s.live_bytes), (1, 3));
@@ -88,7 +100,14 @@ fn realloc_in_place_within_the_slot() {
     // SAFETY: `r` is live.
     assert_eq!(unsafe { ctx.header(r) }.class(), Some(0));
     let s = ctx.stats();
-    assert_eq!((s.live_objects, s.classes[1].stats.live, s.classes[0].stats.live), (1, 0, 1));
+    assert_eq!(
+        (
+            s.live_objects,
+            s.classes[1].stats.live,
+            s.classes[0].stats.live
+        ),
+        (1, 0, 1)
+    );
 }
 
 #[test]
@@ -113,7 +132,9 @@ fn budget_gives_errors_not_aborts() {
     let ctx = Config::compiler().budget(64 * 1024 + 4096).build().unwrap();
     alloc(&ctx, 16, 8); // one slab: 64 KiB
     alloc(&ctx, 1000, 8); // one 4 KiB chunk
-    let err = ctx.alloc_layout(Layout::from_size_align(40, 8).unwrap(), TypeTag(0)).unwrap_err();
+    let err = ctx
+        .alloc_layout(Layout::from_size_align(40, 8).unwrap(), TypeTag(0))
+        .unwrap_err();
     assert!(matches!(err, AllocError::BudgetExceeded { limit, .. } if limit == 64 * 1024 + 4096));
     let big = ctx.alloc_layout(Layout::from_size_align(1 << 30, 8).unwrap(), TypeTag(0));
     assert!(matches!(big, Err(AllocError::BudgetExceeded { .. })));
@@ -125,11 +146,20 @@ fn budget_gives_errors_not_aborts() {
 fn impossible_requests_are_errors() {
     let ctx = MorphContext::new();
     let huge = Layout::from_size_align(u32::MAX as usize + 1, 8).unwrap();
-    assert!(matches!(ctx.alloc_layout(huge, TypeTag(0)), Err(AllocError::InvalidLayout { .. })));
+    assert!(matches!(
+        ctx.alloc_layout(huge, TypeTag(0)),
+        Err(AllocError::InvalidLayout { .. })
+    ));
     let over = Layout::from_size_align(8, 1 << 30).unwrap();
-    assert!(matches!(ctx.alloc_layout(over, TypeTag(0)), Err(AllocError::InvalidLayout { .. })));
+    assert!(matches!(
+        ctx.alloc_layout(over, TypeTag(0)),
+        Err(AllocError::InvalidLayout { .. })
+    ));
     let n = usize::MAX / 4;
-    assert!(matches!(ctx.alloc_slice_fill_with(n, |_| 0u32), Err(AllocError::InvalidLayout { .. })));
+    assert!(matches!(
+        ctx.alloc_slice_fill_with(n, |_| 0u32),
+        Err(AllocError::InvalidLayout { .. })
+    ));
     assert_eq!(ctx.stats().allocations, 0);
 }
 
@@ -141,7 +171,10 @@ fn arena_only_routes_everything_to_the_arena() {
     // SAFETY: live object of `ctx`.
     assert!(unsafe { ctx.header(p) }.is_arena());
     let s = ctx.stats();
-    assert_eq!((s.pools.slabs, s.arena.live_objects, s.classes.len()), (0, 1, 0));
+    assert_eq!(
+        (s.pools.slabs, s.arena.live_objects, s.classes.len()),
+        (0, 1, 0)
+    );
 }
 
 #[test]
@@ -154,8 +187,12 @@ fn reset_frees_everything_and_keeps_memory() {
     let reserved = ctx.stats().bytes_reserved;
     ctx.reset();
     let s = ctx.stats();
-    assert_eq!((s.live_objects, s.live_bytes, s.allocations, s.resets), (0, 0, 0, 1));
-    assert_eq!(s.peak_live_objects, 10_000);
+    assert_eq!(
+        (s.live_objects, s.live_bytes, s.allocations, s.resets),
+        (0, 0, 0, 1)
+    );
+    assert_eq!(s.classes[0].stats.peak_live, 5_000, "peaks survive a reset");
+    assert_eq!(s.peak_bytes_reserved, reserved);
     assert!(s.bytes_reserved < reserved && s.bytes_reserved > 0);
     let slabs = s.pools.slabs;
     ctx.alloc(1u32).unwrap();
@@ -182,6 +219,8 @@ fn context_is_send() {
     assert_send::<MorphContext>();
     let ctx = MorphContext::new();
     let n = *ctx.alloc(5u8).unwrap();
-    let moved = std::thread::spawn(move || ctx.stats().live_objects).join().unwrap();
+    let moved = std::thread::spawn(move || ctx.stats().live_objects)
+        .join()
+        .unwrap();
     assert_eq!((n, moved), (5, 1));
 }

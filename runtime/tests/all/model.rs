@@ -14,12 +14,17 @@ enum CtxOp {
     Reset,
 }
 
+/// Largest size the property tests ask for: 8 KiB, or 1 KiB under Miri.
+const MAX_SIZE: usize = if cfg!(miri) { 1024 } else { 8192 };
+/// Longest operation sequence.
+const MAX_OPS: usize = if cfg!(miri) { 16 } else { 60 };
+
 fn ctx_op() -> impl Strategy<Value = CtxOp> {
-    let size = prop_oneof![4 => 0usize..=256, 1 => 0usize..=8192];
+    let size = prop_oneof![4 => 0usize..=256, 1 => 0usize..=MAX_SIZE];
     prop_oneof![
         8 => (size, 0u32..=12).prop_map(|(size, align_shift)| CtxOp::Alloc { size, align_shift }),
         4 => any::<usize>().prop_map(CtxOp::Free),
-        2 => (any::<usize>(), 0usize..=8192).prop_map(|(i, s)| CtxOp::Realloc(i, s)),
+        2 => (any::<usize>(), 0usize..=MAX_SIZE).prop_map(|(i, s)| CtxOp::Realloc(i, s)),
         1 => Just(CtxOp::Reset),
     ]
 }
@@ -45,7 +50,13 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
                 let align = 1 << align_shift;
                 let layout = Layout::from_size_align(size, align).unwrap();
                 let ptr = ctx.alloc_layout(layout, TypeTag(size as u16)).unwrap();
-                let o = Obj { ptr, size, align, pattern: pattern(), tag: size as u16 };
+                let o = Obj {
+                    ptr,
+                    size,
+                    align,
+                    pattern: pattern(),
+                    tag: size as u16,
+                };
                 o.fill();
                 live.push(o);
             }
@@ -62,10 +73,18 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
                 let kept = o.size.min(new_size);
                 // SAFETY: the new object is live and at least `kept` bytes.
                 let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), kept) };
-                assert!(bytes.iter().all(|&b| b == o.pattern), "realloc lost contents");
+                assert!(
+                    bytes.iter().all(|&b| b == o.pattern),
+                    "realloc lost contents"
+                );
                 // SAFETY: as above.
                 assert_eq!(unsafe { ctx.header(ptr) }.tag(), TypeTag(o.tag));
-                live[i] = Obj { ptr, size: new_size, pattern: pattern(), ..o };
+                live[i] = Obj {
+                    ptr,
+                    size: new_size,
+                    pattern: pattern(),
+                    ..o
+                };
                 live[i].fill();
             }
             CtxOp::Reset => {
@@ -79,14 +98,21 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
         assert_eq!(s.live_objects, live.len());
         assert_eq!(s.live_bytes, live.iter().map(|o| o.size).sum::<usize>());
         assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
-        assert!(s.peak_live_objects >= s.live_objects);
-        assert!(s.peak_live_bytes >= s.live_bytes);
         assert_eq!(s.allocations - s.frees, (s.live_objects) as u64);
+        assert!(s.peak_bytes_reserved >= s.bytes_reserved);
         for c in &s.classes {
             assert_eq!(c.stats.carved, c.stats.live + c.stats.free_slots);
             assert!(c.stats.carved <= c.stats.slots);
+            assert!(c.stats.peak_live >= c.stats.live);
+            assert_eq!(
+                c.live_slot_bytes,
+                c.live_payload_bytes + c.slack_bytes + c.stats.live * HEADER_SIZE
+            );
         }
-        assert!(s.pools.live_slot_bytes + s.pools.free_slot_bytes + s.pools.uncarved_bytes <= s.pools.bytes_reserved);
+        assert!(
+            s.pools.live_slot_bytes + s.pools.free_slot_bytes + s.pools.uncarved_bytes
+                <= s.pools.bytes_reserved
+        );
     }
 }
 
@@ -94,12 +120,12 @@ proptest! {
     #![proptest_config(prop_config())]
 
     #[test]
-    fn context_matches_model(ops in prop::collection::vec(ctx_op(), 1..60)) {
+    fn context_matches_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         run_context(&mut MorphContext::new(), &ops);
     }
 
     #[test]
-    fn fine_classes_small_slabs_match_model(ops in prop::collection::vec(ctx_op(), 1..60)) {
+    fn fine_classes_small_slabs_match_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         let mut ctx = Config::compiler()
             .size_classes(SizeClasses::fine())
             .slab_size(4096)
@@ -110,7 +136,7 @@ proptest! {
     }
 
     #[test]
-    fn arena_only_matches_model(ops in prop::collection::vec(ctx_op(), 1..40)) {
+    fn arena_only_matches_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         run_context(&mut Config::arena_only().build().unwrap(), &ops);
     }
 }
@@ -125,7 +151,7 @@ enum ArenaOp {
 
 fn arena_op() -> impl Strategy<Value = ArenaOp> {
     prop_oneof![
-        8 => (0usize..=8192, 0u32..=12).prop_map(|(size, align_shift)| ArenaOp::Alloc { size, align_shift }),
+        8 => (0usize..=MAX_SIZE, 0u32..=12).prop_map(|(size, align_shift)| ArenaOp::Alloc { size, align_shift }),
         2 => Just(ArenaOp::Mark),
         2 => any::<usize>().prop_map(ArenaOp::Rewind),
         1 => Just(ArenaOp::Reset),
@@ -136,7 +162,7 @@ proptest! {
     #![proptest_config(prop_config())]
 
     #[test]
-    fn arena_marks_match_model(ops in prop::collection::vec(arena_op(), 1..60)) {
+    fn arena_marks_match_model(ops in prop::collection::vec(arena_op(), 1..MAX_OPS)) {
         let mut arena = Arena::with_chunk_sizes(256, 4096).unwrap();
         let mut live: Vec<Obj> = Vec::new();
         // Each mark remembers how many model objects existed when it was taken.

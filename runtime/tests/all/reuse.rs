@@ -25,7 +25,14 @@ fn generate(ctx: &MorphContext, n: u8) -> Vec<std::ptr::NonNull<u8>> {
     (0..n)
         .map(|i| {
             let p = ctx.alloc_layout(Layout::new::<Move>(), MOVE).unwrap();
-            let m = Move { from: i, to: i + 8, piece: 1, captured: 0, flags: 0, score: i as i32 };
+            let m = Move {
+                from: i,
+                to: i + 8,
+                piece: 1,
+                captured: 0,
+                flags: 0,
+                score: i as i32,
+            };
             // SAFETY: fresh memory sized and aligned for a Move.
             unsafe { p.cast::<Move>().write(m) };
             p
@@ -37,8 +44,17 @@ fn generate(ctx: &MorphContext, n: u8) -> Vec<std::ptr::NonNull<u8>> {
 fn undone_moves_come_back_in_the_same_slots() {
     let ctx = MorphContext::new();
     let first = generate(&ctx, 30);
-    let class = ctx.stats().classes.iter().position(|c| c.stats.live == 30).unwrap();
-    assert_eq!(ctx.stats().classes[class].stats.slot_size, 32, "12 + 8 bytes land in 32");
+    let class = ctx
+        .stats()
+        .classes
+        .iter()
+        .position(|c| c.stats.live == 30)
+        .unwrap();
+    assert_eq!(
+        ctx.stats().classes[class].stats.slot_size,
+        32,
+        "12 + 8 bytes land in 32"
+    );
     let slabs = ctx.stats().pools.slabs;
     for &p in first.iter().rev() {
         // SAFETY: each move is live and undone once.
@@ -48,7 +64,10 @@ fn undone_moves_come_back_in_the_same_slots() {
     let a: BTreeSet<_> = first.iter().collect();
     let b: BTreeSet<_> = second.iter().collect();
     assert_eq!(a, b, "the same 30 addresses come back");
-    assert_eq!(second, first, "LIFO: undone in reverse, handed out in order");
+    assert_eq!(
+        second, first,
+        "LIFO: undone in reverse, handed out in order"
+    );
     let s = ctx.stats();
     assert_eq!(s.pools.slabs, slabs, "no new slab");
     assert_eq!(s.classes[class].stats.reuses, 30);

@@ -19,8 +19,16 @@ fn torture(ctx: &MorphContext, seed: u64) {
         let max_shift = if rng.below(8) == 0 { 9 } else { 4 };
         let align = 1 << rng.below(max_shift);
         let layout = Layout::from_size_align(size, align).unwrap();
-        let ptr = ctx.alloc_layout(layout, TypeTag(objs.len() as u16)).unwrap();
-        let o = Obj { ptr, size, align, pattern: (objs.len() % 251) as u8 + 1, tag: 0 };
+        let ptr = ctx
+            .alloc_layout(layout, TypeTag(objs.len() as u16))
+            .unwrap();
+        let o = Obj {
+            ptr,
+            size,
+            align,
+            pattern: (objs.len() % 251) as u8 + 1,
+            tag: 0,
+        };
         o.fill();
         objs.push(o);
     };
@@ -42,7 +50,10 @@ fn torture(ctx: &MorphContext, seed: u64) {
     assert_eq!(s.live_objects, first - freed + more);
     assert_eq!(s.live_bytes, objs.iter().map(|o| o.size).sum::<usize>());
     assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
-    assert!(s.classes.iter().any(|c| c.stats.reuses > 0), "freed slots were reused");
+    assert!(
+        s.classes.iter().any(|c| c.stats.reuses > 0),
+        "freed slots were reused"
+    );
 }
 
 #[test]
@@ -68,8 +79,16 @@ fn torture_arena_only() {
     let mut objs = Vec::new();
     for i in 0..scaled(500, 60) {
         let size = rng.below(500);
-        let ptr = ctx.alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(0)).unwrap();
-        let o = Obj { ptr, size, align: 8, pattern: (i % 200) as u8 + 1, tag: 0 };
+        let ptr = ctx
+            .alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(0))
+            .unwrap();
+        let o = Obj {
+            ptr,
+            size,
+            align: 8,
+            pattern: (i % 200) as u8 + 1,
+            tag: 0,
+        };
         o.fill();
         objs.push(o);
     }

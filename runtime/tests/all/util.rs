@@ -75,6 +75,11 @@ pub fn check_objects(objs: &[Obj], extra_before: usize) {
         .collect();
     spans.sort_unstable();
     for w in spans.windows(2) {
-        assert!(w[0].1 <= w[1].0, "objects overlap: {:x?} and {:x?}", w[0], w[1]);
+        assert!(
+            w[0].1 <= w[1].0,
+            "objects overlap: {:x?} and {:x?}",
+            w[0],
+            w[1]
+        );
     }
 }
