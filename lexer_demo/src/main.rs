@@ -1,3 +1,15 @@
-//! The Lox front end on morph-runtime (in progress).
+//! `lexer_demo`: the Lox front end's command line. See [`lexer_demo::cli`].
 
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let code = lexer_demo::cli::run(
+        std::env::args_os(),
+        &mut std::io::stdin().lock(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    );
+    ExitCode::from(code)
+}

@@ -62,3 +62,8 @@ pub use slab::{
     ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET,
 };
 pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
+
+/// The README's examples are tested as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,251 @@
+//! The `lexer_demo` command line: `tokens | parse | check | run | mem FILE`.
+//!
+//! Exit codes follow the Lox reference (BSD `sysexits`): 0 success, 64 usage
+//! (and commands not built yet), 65 compile errors, 66 unreadable input,
+//! 70 runtime errors.
+
+use crate::lexer::TokenStream;
+use clap::{Parser, Subcommand};
+use morph_runtime::MorphContext;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// Bad command line, or a command not built yet.
+pub const EXIT_USAGE: u8 = 64;
+/// The program has compile errors.
+pub const EXIT_DATAERR: u8 = 65;
+/// The input could not be read or is not UTF-8.
+pub const EXIT_NOINPUT: u8 = 66;
+/// A runtime error.
+pub const EXIT_SOFTWARE: u8 = 70;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lexer_demo",
+    version,
+    about = "A Lox front end on the morph memory runtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print one token a line: kind, lexeme, line.
+    Tokens {
+        /// The program; `-` reads standard input.
+        file: String,
+    },
+    /// Print the AST as S-expressions.
+    Parse {
+        /// The program; `-` reads standard input.
+        file: String,
+    },
+    /// Lex, parse and resolve; report diagnostics only.
+    Check {
+        /// The program; `-` reads standard input.
+        file: String,
+    },
+    /// Check, then run the program.
+    Run {
+        /// The program; `-` reads standard input.
+        file: String,
+    },
+    /// Report the memory a compile took.
+    Mem {
+        /// The program; `-` reads standard input.
+        file: String,
+    },
+}
+
+/// Runs the command line `args` (program name first) with the given
+/// standard streams and returns the exit code.
+///
+/// ```
+/// use lexer_demo::cli::run;
+/// let (mut out, mut err) = (Vec::new(), Vec::new());
+/// let code = run(["lexer_demo", "tokens", "-"], &mut "var x;".as_bytes(), &mut out, &mut err);
+/// assert_eq!(code, 0);
+/// assert_eq!(String::from_utf8(out).unwrap(), "VAR var 1\nIDENTIFIER x 1\nSEMICOLON ; 1\nEOF  1\n");
+/// ```
+pub fn run<I, T>(args: I, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                err.write_all(text.as_bytes())
+            } else {
+                out.write_all(text.as_bytes())
+            };
+            return code;
+        }
+    };
+    let (name, file) = match &cli.command {
+        Command::Tokens { file } => ("tokens", file),
+        Command::Parse { file } => ("parse", file),
+        Command::Check { file } => ("check", file),
+        Command::Run { file } => ("run", file),
+        Command::Mem { file } => ("mem", file),
+    };
+    let source = match read_source(file, stdin) {
+        Ok(s) => s,
+        Err(message) => {
+            let _ = writeln!(err, "lexer_demo: {message}");
+            return EXIT_NOINPUT;
+        }
+    };
+    match cli.command {
+        Command::Tokens { .. } => tokens(&source, out, err),
+        _ => {
+            let _ = writeln!(err, "lexer_demo: '{name}' is not yet implemented");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Reads the program: a file, or standard input for `-`. The error is one
+/// line naming the input and the reason.
+fn read_source(file: &str, stdin: &mut dyn Read) -> Result<String, String> {
+    let (bytes, shown) = if file == "-" {
+        let mut bytes = Vec::new();
+        stdin
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        (bytes, "standard input".to_string())
+    } else {
+        let bytes = std::fs::read(file).map_err(|e| format!("cannot read '{file}': {e}"))?;
+        (bytes, format!("'{file}'"))
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown} is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// `tokens`: one token a line, `KIND LEXEME LINE`, with newlines, tabs, carriage
+/// returns and backslashes in the lexeme escaped so each token stays on one
+/// line. Each token is allocated in a context and freed once printed.
+fn tokens(source: &str, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let ctx = MorphContext::new();
+    let mut stream = match TokenStream::new(source, &ctx) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            return EXIT_DATAERR;
+        }
+    };
+    let mut text = String::new();
+    loop {
+        let token = match stream.next_token() {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(err, "lexer_demo: out of memory: {e}");
+                return EXIT_SOFTWARE;
+            }
+        };
+        let lexeme = escape(token.lexeme(source));
+        let line = stream.lines().line_of_token(&token);
+        text.push_str(&format!("{} {lexeme} {line}\n", token.kind));
+        if token.kind == crate::token::TokenKind::Eof {
+            break;
+        }
+    }
+    let _ = out.write_all(text.as_bytes());
+    for d in &stream.diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+    if stream.diagnostics.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DATAERR
+    }
+}
+
+fn escape(lexeme: &str) -> std::borrow::Cow<'_, str> {
+    if !lexeme.contains(['\n', '\r', '\t', '\\']) {
+        return lexeme.into();
+    }
+    let mut s = String::with_capacity(lexeme.len() + 4);
+    for c in lexeme.chars() {
+        match c {
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            '\\' => s.push_str("\\\\"),
+            c => s.push(c),
+        }
+    }
+    s.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with(args: &[&str], input: &[u8]) -> (u8, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdin = input;
+        let code = run(args.iter().copied(), &mut stdin, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn lexical_errors_exit_65_after_the_dump() {
+        let (code, out, err) = run_with(&["lexer_demo", "tokens", "-"], b"a\n@\"x\ny");
+        assert_eq!(code, EXIT_DATAERR);
+        assert_eq!(out, "IDENTIFIER a 1\nEOF  3\n");
+        assert_eq!(
+            err,
+            "[line 2] Error: Unexpected character.\n[line 3] Error: Unterminated string.\n"
+        );
+    }
+
+    #[test]
+    fn unreadable_input_exits_66_with_one_line() {
+        let (code, _, err) = run_with(&["lexer_demo", "tokens", "/no/such/file.lox"], b"");
+        assert_eq!(code, EXIT_NOINPUT);
+        assert!(
+            err.starts_with("lexer_demo: cannot read '/no/such/file.lox': "),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+        let (code, _, err) = run_with(&["lexer_demo", "tokens", "-"], b"ok \xff");
+        assert_eq!(code, EXIT_NOINPUT);
+        assert_eq!(
+            err,
+            "lexer_demo: standard input is not valid UTF-8 (invalid byte at offset 3)\n"
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_64() {
+        let (code, _, err) = run_with(&["lexer_demo", "frobnicate"], b"");
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("frobnicate"));
+        let (code, out, _) = run_with(&["lexer_demo", "--help"], b"");
+        assert_eq!(code, EXIT_OK);
+        assert!(out.contains("tokens"));
+    }
+
+    #[test]
+    fn escapes_keep_one_token_a_line() {
+        let (code, out, _) = run_with(&["lexer_demo", "tokens", "-"], b"\"a\\b\n\tc\"");
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(out, "STRING \"a\\\\b\\n\\tc\" 2\nEOF  2\n");
+    }
+}

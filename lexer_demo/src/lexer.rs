@@ -1,0 +1,339 @@
+//! The streaming lexer.
+//!
+//! [`Lexer`] turns source text into [`Token`]s and lexical diagnostics, going
+//! on after an error. [`TokenStream`] allocates each token through a
+//! [`MorphContext`] as a [`MorphBox`]: the consumer drops a token once it has
+//! moved past it, its slot goes back to the 32-byte pool, and the next token
+//! reuses it. However long the file, the number of live tokens stays as small
+//! as the consumer's look-ahead.
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::token::{LineIndex, Token, TokenKind};
+use logos::Logos;
+use morph_runtime::{AllocError, MorphBox, MorphContext, TypeTag};
+use std::fmt;
+
+/// Type tag of tokens in the context's headers.
+pub const TOKEN_TAG: TypeTag = TypeTag(1);
+
+/// The source is too large for 32-bit spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceTooLarge {
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+impl fmt::Display for SourceTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "source of {} bytes is too large (the limit is {} bytes)",
+            self.len, MAX_SOURCE
+        )
+    }
+}
+
+impl std::error::Error for SourceTooLarge {}
+
+/// Largest source the lexer accepts: spans are 32-bit offsets.
+pub const MAX_SOURCE: usize = u32::MAX as usize - 1;
+
+/// A lexer over one source text: yields tokens and lexical errors in order,
+/// then one [`TokenKind::Eof`] token, then `None`.
+///
+/// ```
+/// use lexer_demo::lexer::Lexer;
+/// use lexer_demo::token::TokenKind;
+/// let mut lx = Lexer::new("print 1 @ 2;").unwrap();
+/// let items: Vec<_> = lx.by_ref().collect();
+/// assert_eq!(items.len(), 6); // print, 1, the error, 2, ;, EOF
+/// assert_eq!(items[5].as_ref().unwrap().kind, lexer_demo::token::TokenKind::Eof);
+/// assert!(lx.next().is_none());
+/// assert_eq!(items[2].as_ref().unwrap_err().to_string(), "[line 1] Error: Unexpected character.");
+/// ```
+pub struct Lexer<'src> {
+    inner: logos::Lexer<'src, TokenKind>,
+    lines: LineIndex,
+    finished: bool,
+}
+
+impl<'src> Lexer<'src> {
+    /// A lexer over `source`, which must be shorter than 4 GiB.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::Lexer;
+    /// assert!(Lexer::new("var a;").is_ok());
+    /// ```
+    pub fn new(source: &'src str) -> Result<Lexer<'src>, SourceTooLarge> {
+        if source.len() > MAX_SOURCE {
+            return Err(SourceTooLarge { len: source.len() });
+        }
+        Ok(Lexer {
+            inner: TokenKind::lexer(source),
+            lines: LineIndex::new(source),
+            finished: false,
+        })
+    }
+
+    /// The source being lexed.
+    pub fn source(&self) -> &'src str {
+        self.inner.source()
+    }
+
+    /// The line table of the source.
+    pub fn lines(&self) -> &LineIndex {
+        &self.lines
+    }
+
+    fn end_token(&self) -> Token {
+        let end = self.source().len() as u32;
+        Token {
+            kind: TokenKind::Eof,
+            start: end,
+            end,
+        }
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Result<Token, Diagnostic>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let Some(result) = self.inner.next() else {
+            self.finished = true;
+            return Some(Ok(self.end_token()));
+        };
+        let span = self.inner.span();
+        let (start, end) = (span.start as u32, span.end as u32);
+        Some(match result {
+            Ok(TokenKind::UnterminatedString) => {
+                let line = self.lines.line_of(self.source().len() as u32);
+                Err(
+                    Diagnostic::new(line, Location::None, "Unterminated string.")
+                        .with_span(start, end),
+                )
+            }
+            Ok(kind) => Ok(Token { kind, start, end }),
+            Err(()) => {
+                let line = self.lines.line_of(start);
+                Err(
+                    Diagnostic::new(line, Location::None, "Unexpected character.")
+                        .with_span(start, end),
+                )
+            }
+        })
+    }
+}
+
+/// Tokens allocated one by one through a [`MorphContext`]; lexical errors are
+/// collected in [`TokenStream::diagnostics`] and skipped.
+///
+/// ```
+/// use lexer_demo::lexer::TokenStream;
+/// use lexer_demo::token::TokenKind;
+/// use morph_runtime::MorphContext;
+/// let ctx = MorphContext::new();
+/// let mut ts = TokenStream::new("a + b", &ctx).unwrap();
+/// let mut kinds = vec![];
+/// loop {
+///     let t = ts.next_token().unwrap(); // a MorphBox<Token>
+///     kinds.push(t.kind);
+///     if t.kind == TokenKind::Eof { break; }
+/// } // each token is dropped, and its slot freed, as the loop moves on
+/// assert_eq!(kinds.len(), 4);
+/// let s = ctx.stats();
+/// assert_eq!((s.live_objects, s.classes[1].stats.peak_live), (0, 1));
+/// ```
+pub struct TokenStream<'src, 'ctx> {
+    lexer: Lexer<'src>,
+    ctx: &'ctx MorphContext,
+    /// Lexical errors met so far, in order.
+    pub diagnostics: Vec<Diagnostic>,
+    made: u64,
+}
+
+impl<'src, 'ctx> TokenStream<'src, 'ctx> {
+    /// A stream over `source` whose tokens live in `ctx`.
+    pub fn new(source: &'src str, ctx: &'ctx MorphContext) -> Result<Self, SourceTooLarge> {
+        Ok(TokenStream {
+            lexer: Lexer::new(source)?,
+            ctx,
+            diagnostics: Vec::new(),
+            made: 0,
+        })
+    }
+
+    /// The next token, allocated in the context; after the end, `Eof` again
+    /// and again. Lexical errors are recorded and skipped.
+    pub fn next_token(&mut self) -> Result<MorphBox<'ctx, Token>, AllocError> {
+        let token = loop {
+            match self.lexer.next() {
+                Some(Ok(t)) => break t,
+                Some(Err(d)) => self.diagnostics.push(d),
+                None => break self.lexer.end_token(),
+            }
+        };
+        self.made += 1;
+        self.ctx.boxed(token, TOKEN_TAG).map_err(|r| r.error)
+    }
+
+    /// How many tokens were allocated.
+    pub fn tokens_made(&self) -> u64 {
+        self.made
+    }
+
+    /// The line table of the source.
+    pub fn lines(&self) -> &LineIndex {
+        self.lexer.lines()
+    }
+
+    /// The source.
+    pub fn source(&self) -> &'src str {
+        self.lexer.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lexes `src` and compares (kind, lexeme, line) triples, then checks the
+    /// stream ends with EOF.
+    fn assert_lex(src: &str, expected: &[(TokenKind, &str, u32)]) {
+        let lx = Lexer::new(src).unwrap();
+        let lines = LineIndex::new(src);
+        let got: Vec<_> = lx
+            .map(|r| r.unwrap())
+            .map(|t| (t.kind, t.lexeme(src), lines.line_of_token(&t)))
+            .collect();
+        let (last, body) = got.split_last().unwrap();
+        assert_eq!(body, expected);
+        assert_eq!(last.0, TokenKind::Eof);
+    }
+
+    fn errors(src: &str) -> Vec<std::string::String> {
+        Lexer::new(src)
+            .unwrap()
+            .filter_map(|r| r.err())
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    use TokenKind::*;
+
+    #[test]
+    fn operators_longest_match() {
+        assert_lex(
+            "! != = == > >= < <= / // comment\n*",
+            &[
+                (Bang, "!", 1),
+                (BangEqual, "!=", 1),
+                (Equal, "=", 1),
+                (EqualEqual, "==", 1),
+                (Greater, ">", 1),
+                (GreaterEqual, ">=", 1),
+                (Less, "<", 1),
+                (LessEqual, "<=", 1),
+                (Slash, "/", 1),
+                (Star, "*", 2),
+            ],
+        );
+    }
+
+    #[test]
+    fn numbers_need_digits_on_both_sides_of_the_dot() {
+        assert_lex(
+            "12 3.25 5. .5",
+            &[
+                (Number, "12", 1),
+                (Number, "3.25", 1),
+                (Number, "5", 1),
+                (Dot, ".", 1),
+                (Dot, ".", 1),
+                (Number, "5", 1),
+            ],
+        );
+    }
+
+    #[test]
+    fn keywords_and_identifiers() {
+        assert_lex(
+            "and class else false for fun if nil or print return super this true var while orchid _x1",
+            &[
+                (And, "and", 1),
+                (Class, "class", 1),
+                (Else, "else", 1),
+                (False, "false", 1),
+                (For, "for", 1),
+                (Fun, "fun", 1),
+                (If, "if", 1),
+                (Nil, "nil", 1),
+                (Or, "or", 1),
+                (Print, "print", 1),
+                (Return, "return", 1),
+                (Super, "super", 1),
+                (This, "this", 1),
+                (True, "true", 1),
+                (Var, "var", 1),
+                (While, "while", 1),
+                (Identifier, "orchid", 1),
+                (Identifier, "_x1", 1),
+            ],
+        );
+    }
+
+    #[test]
+    fn strings_span_lines_and_report_where_they_end() {
+        assert_lex(
+            "\"a\nb\" x",
+            &[(String, "\"a\nb\"", 2), (Identifier, "x", 2)],
+        );
+    }
+
+    #[test]
+    fn errors_are_reported_and_lexing_goes_on() {
+        assert_eq!(
+            errors("a @ b\n# é"),
+            [
+                "[line 1] Error: Unexpected character.",
+                "[line 2] Error: Unexpected character.",
+                "[line 2] Error: Unexpected character."
+            ]
+        );
+        assert_eq!(
+            errors("x = \"open\n\n"),
+            ["[line 3] Error: Unterminated string."]
+        );
+    }
+
+    #[test]
+    fn eof_is_on_the_last_line() {
+        let src = "a\nb\n";
+        let eof = Lexer::new(src).unwrap().last().unwrap().unwrap();
+        assert_eq!(
+            (eof.kind, LineIndex::new(src).line_of_token(&eof)),
+            (Eof, 3)
+        );
+    }
+
+    #[test]
+    fn live_tokens_stay_bounded() {
+        let src = "var x = 1;\n".repeat(if cfg!(miri) { 20 } else { 2000 });
+        let ctx = MorphContext::new();
+        let mut ts = TokenStream::new(&src, &ctx).unwrap();
+        let mut prev = ts.next_token().unwrap();
+        while prev.kind != Eof {
+            let next = ts.next_token().unwrap();
+            prev = next; // the older token is dropped: two live at most
+        }
+        drop(prev);
+        let s = ctx.stats();
+        assert_eq!(s.live_objects, 0);
+        assert_eq!(s.classes[1].stats.peak_live, 2);
+        assert_eq!(ts.tokens_made(), s.classes[1].stats.allocations);
+        assert_eq!(s.pools.slabs, 1);
+    }
+}
