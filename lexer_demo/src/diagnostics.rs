@@ -38,6 +38,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with no span.
+    ///
+    /// ```
+    /// use lexer_demo::diagnostics::{Diagnostic, Location};
+    /// let d = Diagnostic::new(1, Location::None, "Unexpected character.");
+    /// assert_eq!(d.to_string(), "[line 1] Error: Unexpected character.");
+    /// ```
     pub fn new(line: u32, location: Location, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             line,
@@ -48,6 +54,12 @@ impl Diagnostic {
     }
 
     /// The same diagnostic with a byte span.
+    ///
+    /// ```
+    /// use lexer_demo::diagnostics::{Diagnostic, Location};
+    /// let d = Diagnostic::new(1, Location::End, "Expect expression.").with_span(4, 4);
+    /// assert_eq!(d.span, (4, 4));
+    /// ```
     pub fn with_span(mut self, start: u32, end: u32) -> Diagnostic {
         self.span = (start, end);
         self

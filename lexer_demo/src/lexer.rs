@@ -76,11 +76,21 @@ impl<'src> Lexer<'src> {
     }
 
     /// The source being lexed.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::Lexer;
+    /// assert_eq!(Lexer::new("nil").unwrap().source(), "nil");
+    /// ```
     pub fn source(&self) -> &'src str {
         self.inner.source()
     }
 
     /// The line table of the source.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::Lexer;
+    /// assert_eq!(Lexer::new("a\nb").unwrap().lines().line_count(), 2);
+    /// ```
     pub fn lines(&self) -> &LineIndex {
         &self.lines
     }
@@ -157,6 +167,12 @@ pub struct TokenStream<'src, 'ctx> {
 
 impl<'src, 'ctx> TokenStream<'src, 'ctx> {
     /// A stream over `source` whose tokens live in `ctx`.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::TokenStream;
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// assert!(TokenStream::new("x", &ctx).is_ok());
+    /// ```
     pub fn new(source: &'src str, ctx: &'ctx MorphContext) -> Result<Self, SourceTooLarge> {
         Ok(TokenStream {
             lexer: Lexer::new(source)?,
@@ -168,6 +184,17 @@ impl<'src, 'ctx> TokenStream<'src, 'ctx> {
 
     /// The next token, allocated in the context; after the end, `Eof` again
     /// and again. Lexical errors are recorded and skipped.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::TokenStream;
+    /// use lexer_demo::token::TokenKind;
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let mut ts = TokenStream::new("# 1", &ctx).unwrap();
+    /// assert_eq!(ts.next_token().unwrap().kind, TokenKind::Number);
+    /// assert_eq!(ts.next_token().unwrap().kind, TokenKind::Eof);
+    /// assert_eq!(ts.next_token().unwrap().kind, TokenKind::Eof);
+    /// assert_eq!(ts.diagnostics.len(), 1);
+    /// ```
     pub fn next_token(&mut self) -> Result<MorphBox<'ctx, Token>, AllocError> {
         let token = loop {
             match self.lexer.next() {
@@ -181,16 +208,37 @@ impl<'src, 'ctx> TokenStream<'src, 'ctx> {
     }
 
     /// How many tokens were allocated.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::TokenStream;
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let mut ts = TokenStream::new("a b", &ctx).unwrap();
+    /// ts.next_token().unwrap();
+    /// assert_eq!(ts.tokens_made(), 1);
+    /// ```
     pub fn tokens_made(&self) -> u64 {
         self.made
     }
 
     /// The line table of the source.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::TokenStream;
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let ts = TokenStream::new("a\n\nb", &ctx).unwrap();
+    /// assert_eq!(ts.lines().line_count(), 3);
+    /// ```
     pub fn lines(&self) -> &LineIndex {
         self.lexer.lines()
     }
 
     /// The source.
+    ///
+    /// ```
+    /// use lexer_demo::lexer::TokenStream;
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// assert_eq!(TokenStream::new("a", &ctx).unwrap().source(), "a");
+    /// ```
     pub fn source(&self) -> &'src str {
         self.lexer.source()
     }

@@ -223,6 +223,12 @@ pub struct Token {
 
 impl Token {
     /// Its text: a slice of the source it was lexed from.
+    ///
+    /// ```
+    /// use lexer_demo::token::{Token, TokenKind};
+    /// let t = Token { kind: TokenKind::Number, start: 0, end: 3 };
+    /// assert_eq!(t.lexeme("1.5;"), "1.5");
+    /// ```
     pub fn lexeme<'s>(&self, source: &'s str) -> &'s str {
         &source[self.start as usize..self.end as usize]
     }
@@ -245,6 +251,11 @@ pub struct LineIndex {
 impl LineIndex {
     /// Indexes `source`, which must be shorter than 4 GiB (the span type is
     /// 32 bits; [`crate::lexer::Lexer::new`] checks it).
+    ///
+    /// ```
+    /// use lexer_demo::token::LineIndex;
+    /// assert_eq!(LineIndex::new("").line_count(), 1);
+    /// ```
     pub fn new(source: &str) -> LineIndex {
         let mut starts = vec![0];
         starts.extend(
@@ -259,11 +270,21 @@ impl LineIndex {
 
     /// The 1-based line of the byte at `offset` (an offset at the very end
     /// belongs to the last line).
+    ///
+    /// ```
+    /// use lexer_demo::token::LineIndex;
+    /// assert_eq!(LineIndex::new("a\nb").line_of(3), 2);
+    /// ```
     pub fn line_of(&self, offset: u32) -> u32 {
         self.starts.partition_point(|&s| s <= offset) as u32
     }
 
     /// Number of lines (a file ending in a newline has an empty last line).
+    ///
+    /// ```
+    /// use lexer_demo::token::LineIndex;
+    /// assert_eq!(LineIndex::new("a\n").line_count(), 2);
+    /// ```
     pub fn line_count(&self) -> u32 {
         self.starts.len() as u32
     }
@@ -271,6 +292,13 @@ impl LineIndex {
     /// The line a token is reported on: the line of its last byte, as the
     /// reference interpreter counts (a string spanning lines reports where
     /// it ends).
+    ///
+    /// ```
+    /// use lexer_demo::token::{LineIndex, Token, TokenKind};
+    /// let src = "\"a\nb\"";
+    /// let t = Token { kind: TokenKind::String, start: 0, end: 5 };
+    /// assert_eq!(LineIndex::new(src).line_of_token(&t), 2);
+    /// ```
     pub fn line_of_token(&self, token: &Token) -> u32 {
         self.line_of(token.end.saturating_sub(1).max(token.start))
     }

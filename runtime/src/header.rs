@@ -100,18 +100,48 @@ impl Header {
     }
 
     /// Payload size in bytes, as requested (not rounded to the size class).
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!(h.size(), 20);
+    /// ```
     #[inline]
     pub const fn size(&self) -> usize {
         self.size as usize
     }
 
     /// The type tag given at allocation.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!(h.tag(), TypeTag(6));
+    /// ```
     #[inline]
     pub const fn tag(&self) -> TypeTag {
         TypeTag(self.tag)
     }
 
     /// Index of the size class the object lives in, or `None` for arena objects.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!(h.class(), Some(2)); // 16 + 20 bytes: the 64-byte class
+    /// ```
     #[inline]
     pub const fn class(&self) -> Option<usize> {
         if self.class == ARENA_CLASS {
@@ -122,18 +152,48 @@ impl Header {
     }
 
     /// Whether the object lives in the arena.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert!(!h.is_arena());
+    /// ```
     #[inline]
     pub const fn is_arena(&self) -> bool {
         self.class == ARENA_CLASS
     }
 
     /// The flag bits (`MARK`, `FREED`, `USER`).
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!(h.flags(), 0);
+    /// ```
     #[inline]
     pub const fn flags(&self) -> u8 {
         self.flags & FLAG_MASK
     }
 
     /// Whether the mark bit is set.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert!(!h.is_marked());
+    /// ```
     #[inline]
     pub const fn is_marked(&self) -> bool {
         self.flags & Self::MARK != 0
@@ -141,6 +201,16 @@ impl Header {
 
     /// Distance in bytes from the start of the object's block to its payload;
     /// also the alignment the payload is guaranteed to have.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert_eq!(h.payload_offset(), 16);
+    /// ```
     #[inline(always)]
     pub const fn payload_offset(&self) -> usize {
         1usize << (self.flags >> FLAG_BITS)

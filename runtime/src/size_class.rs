@@ -123,6 +123,12 @@ impl SizeClasses {
 
     /// The class whose slots hold `total` bytes (header included), or `None`
     /// when no class is large enough. O(1): one table load.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// let t = SizeClasses::power_of_two();
+    /// assert_eq!((t.class_of(16), t.class_of(17), t.class_of(300)), (Some(0), Some(1), None));
+    /// ```
     #[inline(always)]
     pub fn class_of(&self, total: usize) -> Option<usize> {
         let g = total.div_ceil(GRANULE);
@@ -133,6 +139,11 @@ impl SizeClasses {
     }
 
     /// Slot size of class `class`. Panics if `class >= self.len()`.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::power_of_two().size_of_class(4), 256);
+    /// ```
     #[inline]
     pub fn size_of_class(&self, class: usize) -> usize {
         assert!(class < self.len(), "no size class {class}");
@@ -140,18 +151,33 @@ impl SizeClasses {
     }
 
     /// Number of classes.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::power_of_two().len(), 5);
+    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Whether the table has no classes (everything goes to the arena).
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert!(SizeClasses::none().is_empty());
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The slot sizes in increasing order.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// assert_eq!(SizeClasses::fine().sizes().last(), Some(256));
+    /// ```
     pub fn sizes(&self) -> impl Iterator<Item = usize> + '_ {
         self.sizes[..self.len()].iter().map(|&s| s as usize)
     }
