@@ -4,8 +4,13 @@
 //! (and commands not built yet), 65 compile errors, 66 unreadable input,
 //! 70 runtime errors.
 
+use crate::backend::{Backend, HeapBackend};
+use crate::diagnostics::{render_pretty, Diagnostic};
+use crate::frontend::compile;
 use crate::lexer::TokenStream;
-use clap::{Parser, Subcommand};
+use crate::parser::parse;
+use crate::printer::print_program;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use morph_runtime::MorphContext;
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -32,6 +37,30 @@ struct Cli {
     command: Command,
 }
 
+/// Where the parser puts AST nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// A MorphContext: headers, size-class pools (the default).
+    Morph,
+    /// A bumpalo arena.
+    Bumpalo,
+    /// One system allocation per node.
+    Heap,
+}
+
+#[derive(Args, Debug)]
+struct FrontArgs {
+    /// The program; `-` reads standard input.
+    file: String,
+    /// Where AST nodes are allocated.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Morph)]
+    backend: BackendChoice,
+    /// Show each diagnostic with its source line and a caret (colours unless
+    /// NO_COLOR is set).
+    #[arg(long)]
+    pretty: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print one token a line: kind, lexeme, line.
@@ -40,15 +69,9 @@ enum Command {
         file: String,
     },
     /// Print the AST as S-expressions.
-    Parse {
-        /// The program; `-` reads standard input.
-        file: String,
-    },
+    Parse(FrontArgs),
     /// Lex, parse and resolve; report diagnostics only.
-    Check {
-        /// The program; `-` reads standard input.
-        file: String,
-    },
+    Check(FrontArgs),
     /// Check, then run the program.
     Run {
         /// The program; `-` reads standard input.
@@ -91,8 +114,8 @@ where
     };
     let (name, file) = match &cli.command {
         Command::Tokens { file } => ("tokens", file),
-        Command::Parse { file } => ("parse", file),
-        Command::Check { file } => ("check", file),
+        Command::Parse(a) => ("parse", &a.file),
+        Command::Check(a) => ("check", &a.file),
         Command::Run { file } => ("run", file),
         Command::Mem { file } => ("mem", file),
     };
@@ -103,11 +126,114 @@ where
             return EXIT_NOINPUT;
         }
     };
-    match cli.command {
+    match &cli.command {
         Command::Tokens { .. } => tokens(&source, out, err),
+        Command::Parse(a) => with_backend(a.backend, |b| parse_cmd(b, &source, a, out, err)),
+        Command::Check(a) => with_backend(a.backend, |b| check_cmd(b, &source, a, out, err)),
         _ => {
             let _ = writeln!(err, "lexer_demo: '{name}' is not yet implemented");
             EXIT_USAGE
+        }
+    }
+}
+
+/// Calls `f` with a fresh backend of the chosen kind.
+fn with_backend(choice: BackendChoice, f: impl FnOnce(&dyn DynFront) -> u8) -> u8 {
+    match choice {
+        BackendChoice::Morph => f(&MorphContext::new()),
+        BackendChoice::Bumpalo => f(&bumpalo::Bump::new()),
+        BackendChoice::Heap => f(&HeapBackend::new()),
+    }
+}
+
+/// The front-end commands, for any backend (object-safe wrapper around the
+/// generic functions).
+trait DynFront {
+    fn parse_dump(
+        &self,
+        source: &str,
+        tokens: &MorphContext,
+    ) -> Result<(String, Vec<Diagnostic>), String>;
+    fn check(&self, source: &str, tokens: &MorphContext) -> Result<Vec<Diagnostic>, String>;
+}
+
+impl<B: Backend> DynFront for B {
+    fn parse_dump(
+        &self,
+        source: &str,
+        tokens: &MorphContext,
+    ) -> Result<(String, Vec<Diagnostic>), String> {
+        let out = parse(source, self, tokens).map_err(|e| e.to_string())?;
+        Ok((print_program(&out.program), out.diagnostics))
+    }
+
+    fn check(&self, source: &str, tokens: &MorphContext) -> Result<Vec<Diagnostic>, String> {
+        let c = compile(source, self, tokens).map_err(|e| e.to_string())?;
+        Ok(c.diagnostics)
+    }
+}
+
+fn report(diagnostics: &[Diagnostic], source: &str, args: &FrontArgs, err: &mut dyn Write) {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let name = if args.file == "-" {
+        "<stdin>"
+    } else {
+        &args.file
+    };
+    for d in diagnostics {
+        let _ = if args.pretty {
+            err.write_all(render_pretty(d, source, name, color).as_bytes())
+        } else {
+            writeln!(err, "{d}")
+        };
+    }
+}
+
+/// `parse`: the AST dump on stdout; or, if there were compile errors, the
+/// diagnostics on stderr, nothing on stdout, and 65.
+fn parse_cmd(
+    backend: &dyn DynFront,
+    source: &str,
+    args: &FrontArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let tokens = MorphContext::new();
+    match backend.parse_dump(source, &tokens) {
+        Ok((dump, diagnostics)) => {
+            if diagnostics.is_empty() {
+                let _ = out.write_all(dump.as_bytes());
+                EXIT_OK
+            } else {
+                report(&diagnostics, source, args, err);
+                EXIT_DATAERR
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            EXIT_DATAERR
+        }
+    }
+}
+
+/// `check`: lex, parse, resolve; diagnostics on stderr, nothing on stdout.
+fn check_cmd(
+    backend: &dyn DynFront,
+    source: &str,
+    args: &FrontArgs,
+    _out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let tokens = MorphContext::new();
+    match backend.check(source, &tokens) {
+        Ok(diagnostics) if diagnostics.is_empty() => EXIT_OK,
+        Ok(diagnostics) => {
+            report(&diagnostics, source, args, err);
+            EXIT_DATAERR
+        }
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            EXIT_DATAERR
         }
     }
 }

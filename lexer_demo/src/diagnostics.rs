@@ -77,3 +77,41 @@ impl fmt::Display for Diagnostic {
         write!(f, ": {}", self.message)
     }
 }
+
+/// Renders `d` with the source line and a caret under the offending text
+/// (after the exact one-line form, which stays the first line). `color`
+/// turns ANSI colours on; callers pass `false` when `NO_COLOR` is set.
+///
+/// ```
+/// use lexer_demo::diagnostics::{render_pretty, Diagnostic, Location};
+/// let src = "print 1 +;";
+/// let d = Diagnostic::new(1, Location::At(";".into()), "Expect expression.").with_span(9, 10);
+/// let text = render_pretty(&d, src, "demo.lox", false);
+/// assert!(text.starts_with("[line 1] Error at ';': Expect expression.\n"));
+/// assert!(text.contains("print 1 +;"));
+/// assert!(text.contains('^'));
+/// ```
+pub fn render_pretty(d: &Diagnostic, source: &str, name: &str, color: bool) -> String {
+    use ariadne::{CharSet, Config, IndexType, Label, Report, ReportKind, Source};
+    let len = source.len();
+    let start = (d.span.0 as usize).min(len);
+    let end = (d.span.1 as usize).clamp(start, len);
+    let span = (name, start..end);
+    let mut out = format!("{d}\n");
+    let mut buf = Vec::new();
+    let written = Report::build(ReportKind::Error, span.clone())
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_char_set(CharSet::Ascii)
+                .with_index_type(IndexType::Byte),
+        )
+        .with_message(&d.message)
+        .with_label(Label::new(span).with_message(&d.message))
+        .finish()
+        .write((name, Source::from(source)), &mut buf);
+    if written.is_ok() {
+        out.push_str(&String::from_utf8_lossy(&buf));
+    }
+    out
+}

@@ -1,5 +1,5 @@
 //! Cross-crate tests: the front end and the runtime together, over the
-//! fixture programs. The tests live in `tests/`; this library only holds
+//! fixture programs. The tests live in `tests/`; this library holds the
 //! helpers they share.
 
 use std::path::{Path, PathBuf};
@@ -18,4 +18,23 @@ pub fn lox_files(sub: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// Runs the `lexer_demo` command line in process: returns the exit code,
+/// stdout and stderr.
+pub fn cli(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut input = stdin;
+    let argv = std::iter::once("lexer_demo").chain(args.iter().copied());
+    let code = lexer_demo::cli::run(argv, &mut input, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).expect("stdout is UTF-8"),
+        String::from_utf8(err).expect("stderr is UTF-8"),
+    )
+}
+
+/// `fixtures/<sub>/<name>` as a string path.
+pub fn path_str(p: &Path) -> String {
+    p.to_str().expect("UTF-8 path").to_string()
 }

@@ -1,0 +1,333 @@
+//! The AST. Nodes are `Copy` values placed in an allocation [`Backend`]
+//! (crate::backend::Backend); children are references into the backend's
+//! memory, and names and string literals are slices of the source, never
+//! copies. No node needs `Drop`, so an arena that never drops is enough.
+//!
+//! Every variable use (`Variable`, `Assign`, `This`, `Super`) carries a
+//! [`UseId`]: the resolver records, per id, how many scopes out its binding
+//! is.
+
+use crate::token::TokenKind;
+
+/// Identifies one variable use, for the resolver's side table.
+pub type UseId = u32;
+
+/// A name in the source: the slice and the byte offset where it starts (for
+/// line numbers).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ident<'a> {
+    /// The name, a slice of the source.
+    pub name: &'a str,
+    /// Byte offset of its first character.
+    pub offset: u32,
+}
+
+/// An operator token: its kind and where it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Op {
+    /// The operator.
+    pub kind: TokenKind,
+    /// Byte offset in the source.
+    pub offset: u32,
+}
+
+/// A literal value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Literal<'a> {
+    /// A number.
+    Number(f64),
+    /// A string's contents (without the quotes), a slice of the source.
+    Str(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `nil`.
+    Nil,
+}
+
+/// An expression.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Expr<'a> {
+    /// `left op right` for arithmetic, comparison and equality.
+    Binary {
+        /// Left operand.
+        left: &'a Expr<'a>,
+        /// Operator.
+        op: Op,
+        /// Right operand.
+        right: &'a Expr<'a>,
+    },
+    /// `left and right`, `left or right`.
+    Logical {
+        /// Left operand.
+        left: &'a Expr<'a>,
+        /// `And` or `Or`.
+        op: Op,
+        /// Right operand.
+        right: &'a Expr<'a>,
+    },
+    /// `op right` (`-` or `!`).
+    Unary {
+        /// Operator.
+        op: Op,
+        /// Operand.
+        right: &'a Expr<'a>,
+    },
+    /// `( inner )`.
+    Grouping(&'a Expr<'a>),
+    /// A literal.
+    Literal(Literal<'a>),
+    /// A variable read.
+    Variable {
+        /// The name.
+        name: Ident<'a>,
+        /// Resolver key.
+        id: UseId,
+    },
+    /// `name = value`.
+    Assign {
+        /// The variable.
+        name: Ident<'a>,
+        /// The new value.
+        value: &'a Expr<'a>,
+        /// Resolver key.
+        id: UseId,
+    },
+    /// `callee(args)`.
+    Call {
+        /// What is called.
+        callee: &'a Expr<'a>,
+        /// The arguments.
+        args: &'a [&'a Expr<'a>],
+        /// Offset of the closing parenthesis (runtime errors report its line).
+        paren: u32,
+    },
+    /// `object.name`.
+    Get {
+        /// The instance.
+        object: &'a Expr<'a>,
+        /// The property.
+        name: Ident<'a>,
+    },
+    /// `object.name = value`.
+    Set {
+        /// The instance.
+        object: &'a Expr<'a>,
+        /// The property.
+        name: Ident<'a>,
+        /// The new value.
+        value: &'a Expr<'a>,
+    },
+    /// `this`.
+    This {
+        /// Offset of the keyword.
+        offset: u32,
+        /// Resolver key.
+        id: UseId,
+    },
+    /// `super.method`.
+    Super {
+        /// Offset of the keyword.
+        offset: u32,
+        /// The method.
+        method: Ident<'a>,
+        /// Resolver key.
+        id: UseId,
+    },
+}
+
+/// A function or method declaration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Function<'a> {
+    /// Its name.
+    pub name: Ident<'a>,
+    /// Parameter names.
+    pub params: &'a [Ident<'a>],
+    /// Body statements.
+    pub body: &'a [Stmt<'a>],
+}
+
+/// A statement. `for` loops are desugared into blocks and `while` loops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stmt<'a> {
+    /// An expression evaluated for its effect.
+    Expression(&'a Expr<'a>),
+    /// `print value;`
+    Print(&'a Expr<'a>),
+    /// `var name = init;`
+    Var {
+        /// The variable.
+        name: Ident<'a>,
+        /// Its initialiser.
+        init: Option<&'a Expr<'a>>,
+    },
+    /// `{ ... }`
+    Block(&'a [Stmt<'a>]),
+    /// `if (cond) then else otherwise`
+    If {
+        /// Condition.
+        cond: &'a Expr<'a>,
+        /// Then branch.
+        then: &'a Stmt<'a>,
+        /// Else branch.
+        otherwise: Option<&'a Stmt<'a>>,
+    },
+    /// `while (cond) body`
+    While {
+        /// Condition.
+        cond: &'a Expr<'a>,
+        /// Body.
+        body: &'a Stmt<'a>,
+    },
+    /// `fun name(params) { body }`
+    Function(&'a Function<'a>),
+    /// `return value;`
+    Return {
+        /// Offset of the keyword.
+        offset: u32,
+        /// The value, if any.
+        value: Option<&'a Expr<'a>>,
+    },
+    /// `class Name < Super { methods }`
+    Class {
+        /// The class name.
+        name: Ident<'a>,
+        /// The superclass, a `Variable` expression.
+        superclass: Option<&'a Expr<'a>>,
+        /// The methods.
+        methods: &'a [&'a Function<'a>],
+    },
+}
+
+/// The kinds of node, for allocation statistics: each is the type tag of
+/// the node's header when the backend is a `MorphContext`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u16)]
+pub enum NodeKind {
+    /// Tokens (the lexer's, not AST nodes).
+    Token = 1,
+    /// `Expr::Binary`
+    Binary,
+    /// `Expr::Logical`
+    Logical,
+    /// `Expr::Unary`
+    Unary,
+    /// `Expr::Grouping`
+    Grouping,
+    /// `Expr::Literal`
+    Literal,
+    /// `Expr::Variable`
+    Variable,
+    /// `Expr::Assign`
+    Assign,
+    /// `Expr::Call`
+    Call,
+    /// `Expr::Get`
+    Get,
+    /// `Expr::Set`
+    Set,
+    /// `Expr::This`
+    This,
+    /// `Expr::Super`
+    Super,
+    /// A `Stmt` placed on its own (branches and loop bodies).
+    Stmt,
+    /// A `Function`.
+    Function,
+    /// A slice: statement lists, arguments, parameters, methods.
+    List,
+}
+
+impl NodeKind {
+    /// Every kind, in tag order.
+    pub const ALL: [NodeKind; 16] = [
+        NodeKind::Token,
+        NodeKind::Binary,
+        NodeKind::Logical,
+        NodeKind::Unary,
+        NodeKind::Grouping,
+        NodeKind::Literal,
+        NodeKind::Variable,
+        NodeKind::Assign,
+        NodeKind::Call,
+        NodeKind::Get,
+        NodeKind::Set,
+        NodeKind::This,
+        NodeKind::Super,
+        NodeKind::Stmt,
+        NodeKind::Function,
+        NodeKind::List,
+    ];
+
+    /// The kind with type tag `tag`, if any.
+    ///
+    /// ```
+    /// use lexer_demo::ast::NodeKind;
+    /// assert_eq!(NodeKind::from_tag(NodeKind::Call as u16), Some(NodeKind::Call));
+    /// assert_eq!(NodeKind::from_tag(0), None);
+    /// ```
+    pub fn from_tag(tag: u16) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|k| *k as u16 == tag)
+    }
+
+    /// Its name in reports.
+    ///
+    /// ```
+    /// use lexer_demo::ast::NodeKind;
+    /// assert_eq!(NodeKind::Binary.name(), "binary");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Token => "token",
+            NodeKind::Binary => "binary",
+            NodeKind::Logical => "logical",
+            NodeKind::Unary => "unary",
+            NodeKind::Grouping => "grouping",
+            NodeKind::Literal => "literal",
+            NodeKind::Variable => "variable",
+            NodeKind::Assign => "assign",
+            NodeKind::Call => "call",
+            NodeKind::Get => "get",
+            NodeKind::Set => "set",
+            NodeKind::This => "this",
+            NodeKind::Super => "super",
+            NodeKind::Stmt => "stmt",
+            NodeKind::Function => "function",
+            NodeKind::List => "list",
+        }
+    }
+}
+
+impl Expr<'_> {
+    /// The node kind of this expression.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{Expr, Literal, NodeKind};
+    /// assert_eq!(Expr::Literal(Literal::Nil).kind(), NodeKind::Literal);
+    /// ```
+    pub fn kind(&self) -> NodeKind {
+        match self {
+            Expr::Binary { .. } => NodeKind::Binary,
+            Expr::Logical { .. } => NodeKind::Logical,
+            Expr::Unary { .. } => NodeKind::Unary,
+            Expr::Grouping(_) => NodeKind::Grouping,
+            Expr::Literal(_) => NodeKind::Literal,
+            Expr::Variable { .. } => NodeKind::Variable,
+            Expr::Assign { .. } => NodeKind::Assign,
+            Expr::Call { .. } => NodeKind::Call,
+            Expr::Get { .. } => NodeKind::Get,
+            Expr::Set { .. } => NodeKind::Set,
+            Expr::This { .. } => NodeKind::This,
+            Expr::Super { .. } => NodeKind::Super,
+        }
+    }
+}
+
+/// A parsed program: its top-level statements and the number of variable
+/// uses (the size of the resolver's table).
+#[derive(Clone, Copy, Debug)]
+pub struct Program<'a> {
+    /// Top-level statements.
+    pub statements: &'a [Stmt<'a>],
+    /// Number of [`UseId`]s handed out.
+    pub uses: u32,
+}
