@@ -55,10 +55,14 @@ struct FrontArgs {
     /// Where AST nodes are allocated.
     #[arg(long, value_enum, default_value_t = BackendChoice::Morph)]
     backend: BackendChoice,
-    /// Show each diagnostic with its source line and a caret (colours unless
-    /// NO_COLOR is set).
+    /// Show each diagnostic with its source line and a marker (in colour
+    /// when stderr is a terminal and NO_COLOR is not set).
     #[arg(long)]
     pretty: bool,
+    /// After the work, print on stderr how many tokens were made, how many
+    /// were alive at most, and the AST's memory in the backend.
+    #[arg(long)]
+    stats: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,6 +159,7 @@ trait DynFront {
         tokens: &MorphContext,
     ) -> Result<(String, Vec<Diagnostic>), String>;
     fn check(&self, source: &str, tokens: &MorphContext) -> Result<Vec<Diagnostic>, String>;
+    fn backend_name(&self) -> &'static str;
 }
 
 impl<B: Backend> DynFront for B {
@@ -171,10 +176,30 @@ impl<B: Backend> DynFront for B {
         let c = compile(source, self, tokens).map_err(|e| e.to_string())?;
         Ok(c.diagnostics)
     }
+
+    fn backend_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+/// `--stats`: tokens made and alive at most (from the token context).
+fn token_stats(backend: &dyn DynFront, tokens: &MorphContext, err: &mut dyn Write) {
+    let s = tokens.stats();
+    let made: u64 = s.classes.iter().map(|c| c.stats.allocations).sum();
+    let peak: usize = s.classes.iter().map(|c| c.stats.peak_live).sum();
+    let _ = writeln!(
+        err,
+        "tokens: {made} made, at most {peak} alive at once, {} live now; AST backend: {}",
+        s.live_objects,
+        backend.backend_name()
+    );
 }
 
 fn report(diagnostics: &[Diagnostic], source: &str, args: &FrontArgs, err: &mut dyn Write) {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    use std::io::IsTerminal;
+    // Colour only for a person at a terminal, and never under NO_COLOR.
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
     let name = if args.file == "-" {
         "<stdin>"
     } else {
@@ -199,7 +224,11 @@ fn parse_cmd(
     err: &mut dyn Write,
 ) -> u8 {
     let tokens = MorphContext::new();
-    match backend.parse_dump(source, &tokens) {
+    let result = backend.parse_dump(source, &tokens);
+    if args.stats {
+        token_stats(backend, &tokens, err);
+    }
+    match result {
         Ok((dump, diagnostics)) => {
             if diagnostics.is_empty() {
                 let _ = out.write_all(dump.as_bytes());
@@ -225,7 +254,11 @@ fn check_cmd(
     err: &mut dyn Write,
 ) -> u8 {
     let tokens = MorphContext::new();
-    match backend.check(source, &tokens) {
+    let result = backend.check(source, &tokens);
+    if args.stats {
+        token_stats(backend, &tokens, err);
+    }
+    match result {
         Ok(diagnostics) if diagnostics.is_empty() => EXIT_OK,
         Ok(diagnostics) => {
             report(&diagnostics, source, args, err);
@@ -366,6 +399,47 @@ mod tests {
         let (code, out, _) = run_with(&["lexer_demo", "--help"], b"");
         assert_eq!(code, EXIT_OK);
         assert!(out.contains("tokens"));
+    }
+
+    #[test]
+    fn stats_report_bounded_live_tokens() {
+        let src = "var a = 1;\n".repeat(500);
+        let (code, out, err) = run_with(&["lexer_demo", "check", "--stats", "-"], src.as_bytes());
+        assert_eq!((code, out.as_str()), (EXIT_OK, ""));
+        assert_eq!(
+            err,
+            "tokens: 2501 made, at most 2 alive at once, 0 live now; AST backend: morph\n"
+        );
+    }
+
+    #[test]
+    fn every_backend_parses_alike() {
+        let src = b"class A < B { m(x) { return super.m(x) + this.y; } }";
+        let dumps: Vec<_> = ["morph", "bumpalo", "heap"]
+            .iter()
+            .map(|b| run_with(&["lexer_demo", "parse", "--backend", b, "-"], src))
+            .collect();
+        assert_eq!(dumps[0].0, EXIT_OK);
+        assert!(dumps.iter().all(|d| d == &dumps[0]));
+    }
+
+    #[test]
+    fn pretty_diagnostics_show_the_line() {
+        let (code, _, err) = run_with(&["lexer_demo", "check", "--pretty", "-"], b"var 1;");
+        assert_eq!(code, EXIT_DATAERR);
+        // Drop any ANSI colour sequences (present when stderr is a terminal).
+        let mut plain = String::new();
+        let mut chars = err.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                chars.by_ref().find(|&c| c == 'm');
+            } else {
+                plain.push(c);
+            }
+        }
+        assert!(plain.starts_with("[line 1] Error at '1': Expect variable name.\n"));
+        assert!(plain.contains(" 1 | var 1;"), "{plain}");
+        assert!(plain.contains("`-- Expect variable name."), "{plain}");
     }
 
     #[test]

@@ -116,3 +116,22 @@ pub fn render_pretty(d: &Diagnostic, source: &str, name: &str, color: bool) -> S
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_when_asked() {
+        let d = Diagnostic::new(1, Location::End, "Expect expression.").with_span(5, 5);
+        assert!(!render_pretty(&d, "print", "a.lox", false).contains('\x1b'));
+        assert!(render_pretty(&d, "print", "a.lox", true).contains('\x1b'));
+    }
+
+    #[test]
+    fn spans_past_the_end_are_clamped() {
+        let d = Diagnostic::new(1, Location::End, "Expect expression.").with_span(50, 90);
+        let text = render_pretty(&d, "print", "a.lox", false);
+        assert!(text.starts_with("[line 1] Error at end: Expect expression."));
+    }
+}
