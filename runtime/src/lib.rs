@@ -19,6 +19,8 @@
 //!   pool, larger to the arena; `free`, `realloc`, typed helpers, `reset`.
 //! - [`ContextStats`]: live and peak objects and bytes, header bytes,
 //!   size-class slack, pools against arena, per class; a JSON report.
+//! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
+//!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
 //!
 //! ```
@@ -39,6 +41,7 @@
 
 #![warn(missing_docs)]
 
+mod alloc_api;
 mod arena;
 mod boxed;
 mod budget;
@@ -51,6 +54,8 @@ mod slab;
 mod stats;
 mod typed;
 
+pub use alloc_api::{MorphAllocBox, MorphVec, COLLECTION_TAG};
+pub use allocator_api2;
 pub use arena::{Arena, ArenaMark, ArenaStats, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN};
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, Routing};

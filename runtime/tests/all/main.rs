@@ -1,5 +1,6 @@
 //! Integration tests of morph-runtime, built as one binary.
 
+mod collections;
 mod context;
 mod fragmentation;
 mod model;

@@ -1,0 +1,207 @@
+//! `allocator_api2` integration: `&MorphContext` and `&Arena` are
+//! allocators, so standard-shaped collections can live in them.
+//!
+//! ```
+//! use morph_runtime::{MorphContext, MorphVec};
+//! let ctx = MorphContext::new();
+//! let mut v: MorphVec<'_, u32> = MorphVec::new_in(&ctx);
+//! v.extend(0..1000);
+//! assert_eq!(v.iter().sum::<u32>(), 499_500);
+//! ```
+//!
+//! A `Vec` in a context grows through `realloc`: it moves between size classes
+//! and from the pools to the arena as it grows, and back as it shrinks.
+//! Collections in an `Arena` never give memory back until the arena is reset.
+
+use crate::arena::Arena;
+use crate::context::MorphContext;
+use crate::header::TypeTag;
+use allocator_api2::alloc::{AllocError, Allocator};
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Type tag of objects made through the `Allocator` interface.
+pub const COLLECTION_TAG: TypeTag = TypeTag(0xFFFF);
+
+/// A `Vec` whose buffer lives in a context.
+///
+/// ```
+/// let ctx = morph_runtime::MorphContext::new();
+/// let mut v = morph_runtime::MorphVec::new_in(&ctx);
+/// v.push(1u8);
+/// assert_eq!(ctx.stats().live_objects, 1);
+/// ```
+pub type MorphVec<'a, T> = allocator_api2::vec::Vec<T, &'a MorphContext>;
+
+/// A `Box` whose value lives in a context (and is dropped, unlike the typed
+/// helpers' references).
+///
+/// ```
+/// let ctx = morph_runtime::MorphContext::new();
+/// let b = morph_runtime::MorphAllocBox::new_in(String::from("x"), &ctx);
+/// drop(b);
+/// assert_eq!(ctx.stats().live_objects, 0);
+/// ```
+pub type MorphAllocBox<'a, T> = allocator_api2::boxed::Box<T, &'a MorphContext>;
+
+fn slice(p: NonNull<u8>, len: usize) -> NonNull<[u8]> {
+    NonNull::slice_from_raw_parts(p, len)
+}
+
+// SAFETY: blocks returned by `allocate` stay valid until `deallocate` (or
+// `reset`, which needs `&mut MorphContext` and so cannot happen while the
+// shared borrow inside a collection lives); `grow`/`shrink` keep the
+// contents; `&MorphContext` is `Copy`, and every copy refers to the same
+// context, so memory from one copy may be freed through another.
+unsafe impl Allocator for &MorphContext {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.alloc_layout(layout, COLLECTION_TAG)
+            .map(|p| slice(p, layout.size()))
+            .map_err(|_| AllocError)
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
+        // SAFETY: the caller guarantees `ptr` came from `allocate`/`grow`/
+        // `shrink` on this context and is not used again.
+        unsafe { self.free(ptr) }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: the caller guarantees `ptr` is a live block of `old`.
+        unsafe { self.resize(ptr, old, new) }
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: as for `grow`.
+        unsafe { self.resize(ptr, old, new) }
+    }
+}
+
+impl MorphContext {
+    /// `realloc` when the block's alignment covers the new layout, else a
+    /// fresh block, a copy and a free.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this context allocated with `old`.
+    unsafe fn resize(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: the caller guarantees `ptr` is a live object of ours.
+        let offset = unsafe { self.header(ptr) }.payload_offset();
+        if new.align() <= offset {
+            // SAFETY: as above; on success the old pointer is given up.
+            return unsafe { self.realloc(ptr, new.size()) }
+                .map(|p| slice(p, new.size()))
+                .map_err(|_| AllocError);
+        }
+        let fresh = self
+            .alloc_layout(new, COLLECTION_TAG)
+            .map_err(|_| AllocError)?;
+        // SAFETY: both blocks are live and distinct; `ptr` is given up.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size().min(new.size()));
+            self.free(ptr);
+        }
+        Ok(slice(fresh, new.size()))
+    }
+}
+
+// SAFETY: arena blocks stay valid until the arena is reset or rewound, which
+// takes `&mut Arena` and so cannot happen while a collection borrows it;
+// `deallocate` does nothing (arena memory comes back all at once), and the
+// default `grow` copies into a fresh block.
+unsafe impl Allocator for &Arena {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.alloc_layout(layout)
+            .map(|p| slice(p, layout.size()))
+            .map_err(|_| AllocError)
+    }
+
+    unsafe fn deallocate(&self, _ptr: NonNull<u8>, _layout: Layout) {}
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        _old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // Shrinking in place is always valid in a bump arena when the
+        // alignment is kept.
+        if ptr.as_ptr() as usize % new.align() == 0 {
+            Ok(slice(ptr, new.size()))
+        } else {
+            let fresh = self.allocate(new)?;
+            // SAFETY: `ptr` holds at least `new.size()` bytes (it is
+            // shrinking); the blocks are distinct.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr().cast::<u8>(), new.size())
+            };
+            Ok(fresh)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vec_moves_from_pool_to_arena_and_back() {
+        let ctx = MorphContext::new();
+        let mut v: MorphVec<'_, u64> = MorphVec::new_in(&ctx);
+        v.push(1);
+        // SAFETY: the buffer is a live context object.
+        let h = unsafe { ctx.header(NonNull::new(v.as_mut_ptr().cast()).unwrap()) };
+        assert!(!h.is_arena());
+        v.extend(2..=100);
+        // SAFETY: as above.
+        let h = unsafe { ctx.header(NonNull::new(v.as_mut_ptr().cast()).unwrap()) };
+        assert!(h.is_arena());
+        assert_eq!(v.iter().sum::<u64>(), 5050);
+        v.truncate(3);
+        v.shrink_to_fit();
+        // SAFETY: as above.
+        let h = unsafe { ctx.header(NonNull::new(v.as_mut_ptr().cast()).unwrap()) };
+        assert!(!h.is_arena(), "shrinking brings it back to a pool");
+        assert_eq!(&v[..], &[1, 2, 3]);
+        drop(v);
+        assert_eq!(ctx.stats().live_objects, 0);
+    }
+
+    #[test]
+    fn over_aligned_growth_keeps_alignment() {
+        #[derive(Clone, Copy)]
+        #[repr(align(64))]
+        struct Line([u8; 64]);
+        let ctx = MorphContext::new();
+        let mut v: MorphVec<'_, Line> = MorphVec::new_in(&ctx);
+        for i in 0..50u8 {
+            v.push(Line([i; 64]));
+            assert_eq!(v.as_ptr() as usize % 64, 0);
+        }
+        assert!(v.iter().enumerate().all(|(i, l)| l.0 == [i as u8; 64]));
+    }
+
+    #[test]
+    fn arena_vec_and_box() {
+        let arena = Arena::new();
+        let mut v = allocator_api2::vec::Vec::new_in(&arena);
+        v.extend(0..10_000u32);
+        assert_eq!(v.len(), 10_000);
+        let b = allocator_api2::boxed::Box::new_in(String::from("dropped"), &arena);
+        assert_eq!(b.len(), 7);
+    }
+}
