@@ -19,6 +19,10 @@
 //!   pool, larger to the arena; `free`, `realloc`, typed helpers, `reset`.
 //! - [`ContextStats`]: live and peak objects and bytes, header bytes,
 //!   size-class slack, pools against arena, per class; a JSON report.
+//! - [`FixedPool<T>`] with [`PoolBox`] owners; [`RawFixedPool`] (object size
+//!   at run time, checked frees), [`BlockPool`] (SIMD-aligned blocks),
+//!   [`GrowablePool`], [`ObjectPool`] (recycles initialised objects) and
+//!   [`ArenaPool`] (arenas reset and kept for the next scope).
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
@@ -43,12 +47,16 @@
 
 mod alloc_api;
 mod arena;
+mod arena_pool;
 mod boxed;
 mod budget;
 mod config;
 mod context;
 mod error;
+mod fixed_pool;
+mod growable_pool;
 mod header;
+mod object_pool;
 mod size_class;
 mod slab;
 mod stats;
@@ -57,11 +65,18 @@ mod typed;
 pub use alloc_api::{MorphAllocBox, MorphVec, COLLECTION_TAG};
 pub use allocator_api2;
 pub use arena::{Arena, ArenaMark, ArenaStats, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN};
+pub use arena_pool::{ArenaPool, ScopedArena};
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, Routing};
 pub use context::MorphContext;
 pub use error::{AllocError, ConfigError, RewindError};
+pub use fixed_pool::{
+    Block, BlockPool, FixedPool, FreeError, PoolBox, PoolOptions, PoolStats, RawFixedPool,
+    CACHE_LINE,
+};
+pub use growable_pool::{GrowablePool, MAX_GROWABLE_ALIGN};
 pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
+pub use object_pool::{ObjectPool, Recycled};
 pub use size_class::{SizeClasses, GRANULE, MAX_CLASSES, MAX_SMALL};
 pub use slab::{
     ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET,
