@@ -23,6 +23,9 @@
 //!   at run time, checked frees), [`BlockPool`] (SIMD-aligned blocks),
 //!   [`GrowablePool`], [`ObjectPool`] (recycles initialised objects) and
 //!   [`ArenaPool`] (arenas reset and kept for the next scope).
+//! - [`SharedPool`] and [`StaticPool`] (inline, `const fn new`, usable as a
+//!   `static`): lock-free pools any thread may allocate from and free to,
+//!   with ABA ruled out by a generation tag.
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
@@ -48,6 +51,7 @@
 mod alloc_api;
 mod arena;
 mod arena_pool;
+mod atomic_pool;
 mod boxed;
 mod budget;
 mod config;
@@ -66,6 +70,9 @@ pub use alloc_api::{MorphAllocBox, MorphVec, COLLECTION_TAG};
 pub use allocator_api2;
 pub use arena::{Arena, ArenaMark, ArenaStats, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN};
 pub use arena_pool::{ArenaPool, ScopedArena};
+#[cfg(not(loom))]
+pub use atomic_pool::StaticPool;
+pub use atomic_pool::{AtomicFreeList, SharedBox, SharedPool, SharedStats, MAX_SHARED_CAPACITY};
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, Routing};
 pub use context::MorphContext;

@@ -5,5 +5,6 @@ mod context;
 mod fragmentation;
 mod model;
 mod reuse;
+mod shared;
 mod torture;
 mod util;

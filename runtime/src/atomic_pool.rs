@@ -1,0 +1,578 @@
+//! Lock-free pools: any thread may allocate and free.
+//!
+//! The core is a Treiber stack of slot *indices*. Its head packs a 32-bit
+//! generation tag and a 32-bit index into one `AtomicU64`; every successful
+//! push or pop bumps the tag, so a compare-and-swap that read a stale head
+//! fails even if the same index is back on top (the ABA problem is ruled out
+//! by design; a false match needs 2^32 operations between one thread's load
+//! and its CAS). Each slot's `next` link is an `AtomicU32`, so a racing
+//! reader of a link that is being rewritten reads a stale value, never
+//! undefined behaviour, and its CAS then fails. Fresh slots are carved
+//! lazily by a CAS on a counter, so creating a pool touches no slot.
+//!
+//! Memory orderings (why each is enough):
+//! - `push` writes the slot's link and then publishes it with a `Release`
+//!   CAS on the head; everything the freeing thread did to the slot (its
+//!   value's drop, any writes) happens-before that CAS.
+//! - `pop` loads the head with `Acquire` (and a failed CAS reloads it with
+//!   `Acquire`), so it sees the link and the slot's contents as the pusher
+//!   left them; its successful CAS is `Acquire` for the same reason.
+//! - The fresh-slot counter is `Relaxed`: a fresh slot has never been used,
+//!   so there is nothing to synchronise with.
+//! - The statistics counters are `Relaxed`: they order nothing.
+//!
+//! [`SharedPool<T>`] keeps its slots on the heap; [`StaticPool<T, N>`] keeps
+//! them inline, has a `const fn new`, and can be a `static`. Memory is never
+//! returned to the system while a pool lives.
+
+use crate::boxed::Rejected;
+use crate::error::{AllocError, ConfigError};
+use serde::Serialize;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::ops::{Deref, DerefMut};
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// The index meaning "no slot".
+const NIL: u32 = u32::MAX;
+/// Most slots a lock-free pool may have.
+pub const MAX_SHARED_CAPACITY: usize = (u32::MAX - 1) as usize;
+
+const fn pack(tag: u32, index: u32) -> u64 {
+    ((tag as u64) << 32) | index as u64
+}
+
+const fn index_of(head: u64) -> u32 {
+    head as u32
+}
+
+const fn tag_of(head: u64) -> u32 {
+    (head >> 32) as u32
+}
+
+/// Statistics of a lock-free pool (read without stopping other threads, so
+/// each figure is exact but they may be from slightly different moments).
+///
+/// ```
+/// use morph_runtime::SharedPool;
+/// let pool = SharedPool::new(8).unwrap();
+/// let a = pool.alloc(1u32).unwrap();
+/// drop(a);
+/// let s = pool.stats();
+/// assert_eq!((s.capacity, s.carved, s.allocations, s.frees), (8, 1, 1, 1));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SharedStats {
+    /// Slots in the pool.
+    pub capacity: usize,
+    /// Slots ever handed out (the high-water mark of slots in use).
+    pub carved: usize,
+    /// Allocations so far.
+    pub allocations: u64,
+    /// Frees so far.
+    pub frees: u64,
+}
+
+/// The shared state of a free list: head, fresh counter, statistics.
+struct ListCore {
+    /// `(tag << 32) | index` of the top free slot, `index == NIL` if none.
+    head: AtomicU64,
+    /// Slots `fresh..capacity` were never handed out.
+    fresh: AtomicU32,
+    capacity: u32,
+    allocations: AtomicU64,
+    frees: AtomicU64,
+}
+
+impl ListCore {
+    #[cfg(not(loom))]
+    const fn new(capacity: u32) -> ListCore {
+        ListCore {
+            head: AtomicU64::new(pack(0, NIL)),
+            fresh: AtomicU32::new(0),
+            capacity,
+            allocations: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new(capacity: u32) -> ListCore {
+        ListCore {
+            head: AtomicU64::new(pack(0, NIL)),
+            fresh: AtomicU32::new(0),
+            capacity,
+            allocations: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes a free index: the top of the stack, else a fresh one.
+    fn pop(&self, links: &[AtomicU32]) -> Option<u32> {
+        let mut head = self.head.load(Ordering::Acquire);
+        loop {
+            let index = index_of(head);
+            if index == NIL {
+                break;
+            }
+            // Relaxed is enough: the Acquire load of `head` synchronised with
+            // the Release CAS that published this link.
+            let next = links[index as usize].load(Ordering::Relaxed);
+            let new = pack(tag_of(head).wrapping_add(1), next);
+            match self
+                .head
+                .compare_exchange_weak(head, new, Ordering::Acquire, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    self.allocations.fetch_add(1, Ordering::Relaxed);
+                    return Some(index);
+                }
+                Err(current) => head = current,
+            }
+        }
+        let mut fresh = self.fresh.load(Ordering::Relaxed);
+        while fresh < self.capacity {
+            match self.fresh.compare_exchange_weak(
+                fresh,
+                fresh + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.allocations.fetch_add(1, Ordering::Relaxed);
+                    return Some(fresh);
+                }
+                Err(current) => fresh = current,
+            }
+        }
+        None
+    }
+
+    /// Puts `index` on top of the stack.
+    fn push(&self, links: &[AtomicU32], index: u32) {
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            links[index as usize].store(index_of(head), Ordering::Relaxed);
+            let new = pack(tag_of(head).wrapping_add(1), index);
+            // Release publishes the link and everything done to the slot.
+            match self
+                .head
+                .compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(current) => head = current,
+            }
+        }
+        self.frees.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn stats(&self) -> SharedStats {
+        SharedStats {
+            capacity: self.capacity as usize,
+            carved: self.fresh.load(Ordering::Relaxed) as usize,
+            allocations: self.allocations.load(Ordering::Relaxed),
+            frees: self.frees.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A lock-free allocator of the indices `0..capacity`: the building block of
+/// the lock-free pools, usable for any storage of your own.
+///
+/// ```
+/// use morph_runtime::AtomicFreeList;
+/// let list = AtomicFreeList::new(2).unwrap();
+/// let (a, b) = (list.pop().unwrap(), list.pop().unwrap());
+/// assert_eq!(list.pop(), None);
+/// assert!(list.push(a));
+/// assert_eq!(list.pop(), Some(a));
+/// assert!(!list.push(7), "out of range");
+/// # let _ = b;
+/// ```
+pub struct AtomicFreeList {
+    core: ListCore,
+    links: Box<[AtomicU32]>,
+}
+
+impl AtomicFreeList {
+    /// A list of `capacity` indices, all free.
+    ///
+    /// ```
+    /// assert!(morph_runtime::AtomicFreeList::new(0).is_err());
+    /// ```
+    pub fn new(capacity: usize) -> Result<AtomicFreeList, ConfigError> {
+        if capacity == 0 || capacity > MAX_SHARED_CAPACITY {
+            return Err(ConfigError::new(format!(
+                "capacity {capacity} must be from 1 to {MAX_SHARED_CAPACITY}"
+            )));
+        }
+        Ok(AtomicFreeList {
+            core: ListCore::new(capacity as u32),
+            links: (0..capacity).map(|_| AtomicU32::new(NIL)).collect(),
+        })
+    }
+
+    /// A free index, or `None` when all are taken.
+    ///
+    /// ```
+    /// let list = morph_runtime::AtomicFreeList::new(1).unwrap();
+    /// assert_eq!((list.pop(), list.pop()), (Some(0), None));
+    /// ```
+    pub fn pop(&self) -> Option<u32> {
+        self.core.pop(&self.links)
+    }
+
+    /// Gives `index` back; `false` (and nothing done) if it is out of range.
+    /// Giving back an index that is not taken is a logic error that makes it
+    /// handed out twice; the list itself stays consistent.
+    ///
+    /// ```
+    /// let list = morph_runtime::AtomicFreeList::new(1).unwrap();
+    /// let i = list.pop().unwrap();
+    /// assert!(list.push(i));
+    /// ```
+    pub fn push(&self, index: u32) -> bool {
+        if index >= self.core.capacity {
+            return false;
+        }
+        self.core.push(&self.links, index);
+        true
+    }
+
+    /// Statistics.
+    ///
+    /// ```
+    /// let list = morph_runtime::AtomicFreeList::new(3).unwrap();
+    /// list.pop();
+    /// assert_eq!(list.stats().carved, 1);
+    /// ```
+    pub fn stats(&self) -> SharedStats {
+        self.core.stats()
+    }
+}
+
+/// The storage of one value.
+#[repr(transparent)]
+struct Cell<T>(UnsafeCell<MaybeUninit<T>>);
+
+impl<T> Cell<T> {
+    const fn new() -> Cell<T> {
+        Cell(UnsafeCell::new(MaybeUninit::uninit()))
+    }
+}
+
+/// The owner of one value in a lock-free pool: drops it and frees the slot
+/// when dropped, from whichever thread it is on.
+///
+/// ```
+/// use morph_runtime::SharedPool;
+/// let pool = SharedPool::new(4).unwrap();
+/// let mut b = pool.alloc(vec![1]).unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || {
+///         b.push(2);
+///         assert_eq!(*b, [1, 2]);
+///     }); // freed on this other thread
+/// });
+/// assert_eq!(pool.stats().frees, 1);
+/// ```
+///
+/// A handle cannot outlive its pool:
+///
+/// ```compile_fail
+/// let b = {
+///     let pool = morph_runtime::SharedPool::new(1).unwrap();
+///     pool.alloc(1u8).unwrap()
+/// };
+/// ```
+pub struct SharedBox<'p, T> {
+    core: &'p ListCore,
+    links: &'p [AtomicU32],
+    cell: &'p Cell<T>,
+    index: u32,
+}
+
+// SAFETY: a SharedBox is the unique owner of its value, like Box<T>: moving
+// it to another thread moves the value (T: Send); the pool state it refers
+// to is made of atomics.
+unsafe impl<T: Send> Send for SharedBox<'_, T> {}
+// SAFETY: sharing a SharedBox only gives `&T` (T: Sync).
+unsafe impl<T: Sync> Sync for SharedBox<'_, T> {}
+
+impl<T> SharedBox<'_, T> {
+    /// Moves the value out and frees the slot.
+    ///
+    /// ```
+    /// let pool = morph_runtime::SharedPool::new(1).unwrap();
+    /// let b = pool.alloc(String::from("v")).unwrap();
+    /// assert_eq!(morph_runtime::SharedBox::into_inner(b), "v");
+    /// ```
+    pub fn into_inner(this: Self) -> T {
+        let this = std::mem::ManuallyDrop::new(this);
+        // SAFETY: the box owns an initialised value, read once; the box is
+        // not dropped, so the value is not dropped twice.
+        let value = unsafe { (*this.cell.0.get()).assume_init_read() };
+        this.core.push(this.links, this.index);
+        value
+    }
+}
+
+impl<T> Deref for SharedBox<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the box owns an initialised value; only the owner of the
+        // index touches the cell.
+        unsafe { (*self.cell.0.get()).assume_init_ref() }
+    }
+}
+
+impl<T> DerefMut for SharedBox<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for `deref`; `&mut self` makes the access unique.
+        unsafe { (*self.cell.0.get()).assume_init_mut() }
+    }
+}
+
+impl<T> Drop for SharedBox<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the box owns an initialised value; after dropping it the
+        // index is pushed (Release) and the cell never touched again by us.
+        unsafe { (*self.cell.0.get()).assume_init_drop() };
+        self.core.push(self.links, self.index);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for SharedBox<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+fn alloc_in<'p, T>(
+    core: &'p ListCore,
+    links: &'p [AtomicU32],
+    cells: &'p [Cell<T>],
+    value: T,
+) -> Result<SharedBox<'p, T>, Rejected<T>> {
+    match core.pop(links) {
+        Some(index) => {
+            let cell = &cells[index as usize];
+            // SAFETY: the index is ours alone until pushed back; the cell is
+            // uninitialised (fresh, or its last value was dropped).
+            unsafe { (*cell.0.get()).write(value) };
+            Ok(SharedBox {
+                core,
+                links,
+                cell,
+                index,
+            })
+        }
+        None => Err(Rejected {
+            error: AllocError::CapacityExhausted {
+                requested: 1,
+                capacity: core.capacity as usize,
+            },
+            value,
+        }),
+    }
+}
+
+/// A lock-free pool of `T` with its slots on the heap. `Sync`: share it
+/// (`&SharedPool`, an `Arc`) and allocate and free from any thread.
+///
+/// ```
+/// use morph_runtime::SharedPool;
+/// let pool = SharedPool::new(64).unwrap();
+/// std::thread::scope(|s| {
+///     for t in 0..4u64 {
+///         let pool = &pool;
+///         s.spawn(move || {
+///             for i in 0..100 {
+///                 let b = pool.alloc(t * 1000 + i).unwrap();
+///                 assert_eq!(*b, t * 1000 + i);
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(pool.stats().allocations, 400);
+/// ```
+pub struct SharedPool<T> {
+    core: ListCore,
+    links: Box<[AtomicU32]>,
+    cells: Box<[Cell<T>]>,
+}
+
+// SAFETY: values move between threads through the pool (T: Send); all shared
+// state is atomic, and a cell is touched only by the owner of its index.
+unsafe impl<T: Send> Send for SharedPool<T> {}
+// SAFETY: as for Send: `&SharedPool` only lets a thread take a free index
+// (atomically) and own that cell's value; like `Mutex<T>`, T: Send suffices.
+unsafe impl<T: Send> Sync for SharedPool<T> {}
+
+impl<T> SharedPool<T> {
+    /// A pool of `capacity` slots (1 to 2^32 - 2).
+    ///
+    /// ```
+    /// assert!(morph_runtime::SharedPool::<u8>::new(0).is_err());
+    /// ```
+    pub fn new(capacity: usize) -> Result<SharedPool<T>, ConfigError> {
+        let list = AtomicFreeList::new(capacity)?;
+        Ok(SharedPool {
+            core: list.core,
+            links: list.links,
+            cells: (0..capacity).map(|_| Cell::new()).collect(),
+        })
+    }
+
+    /// Moves `value` into a free slot; when none is free the value comes back
+    /// in the error.
+    ///
+    /// ```
+    /// let pool = morph_runtime::SharedPool::new(1).unwrap();
+    /// let _a = pool.alloc('a').unwrap();
+    /// assert_eq!(pool.alloc('b').unwrap_err().value, 'b');
+    /// ```
+    pub fn alloc(&self, value: T) -> Result<SharedBox<'_, T>, Rejected<T>> {
+        alloc_in(&self.core, &self.links, &self.cells, value)
+    }
+
+    /// Statistics.
+    ///
+    /// ```
+    /// assert_eq!(morph_runtime::SharedPool::<u8>::new(5).unwrap().stats().capacity, 5);
+    /// ```
+    pub fn stats(&self) -> SharedStats {
+        self.core.stats()
+    }
+}
+
+/// A lock-free pool of `N` values of `T` stored inline: no heap call ever.
+/// `const fn new` makes it usable as a `static`, a struct field or a local.
+///
+/// ```
+/// use morph_runtime::StaticPool;
+/// static MESSAGES: StaticPool<[u8; 32], 16> = StaticPool::new();
+///
+/// let m = MESSAGES.alloc([7; 32]).unwrap();
+/// std::thread::spawn(move || assert_eq!(m[0], 7)).join().unwrap();
+/// assert_eq!(MESSAGES.stats().frees, 1);
+/// ```
+#[cfg(not(loom))]
+pub struct StaticPool<T, const N: usize> {
+    core: ListCore,
+    links: [AtomicU32; N],
+    cells: [Cell<T>; N],
+}
+
+// SAFETY: as for SharedPool: values move between threads (T: Send), shared
+// state is atomic, a cell belongs to the owner of its index.
+#[cfg(not(loom))]
+unsafe impl<T: Send, const N: usize> Send for StaticPool<T, N> {}
+// SAFETY: as for SharedPool's Sync.
+#[cfg(not(loom))]
+unsafe impl<T: Send, const N: usize> Sync for StaticPool<T, N> {}
+
+#[cfg(not(loom))]
+impl<T, const N: usize> StaticPool<T, N> {
+    /// An empty pool; evaluated at compile time for a `static`.
+    ///
+    /// ```
+    /// let pool: morph_runtime::StaticPool<u64, 4> = morph_runtime::StaticPool::new();
+    /// assert_eq!(pool.stats().capacity, 4);
+    /// ```
+    pub const fn new() -> StaticPool<T, N> {
+        const {
+            assert!(
+                N >= 1 && N <= MAX_SHARED_CAPACITY,
+                "capacity must be from 1 to 2^32 - 2"
+            )
+        };
+        StaticPool {
+            core: ListCore::new(N as u32),
+            links: [const { AtomicU32::new(NIL) }; N],
+            cells: [const { Cell::new() }; N],
+        }
+    }
+
+    /// Moves `value` into a free slot; when none is free the value comes back
+    /// in the error.
+    ///
+    /// ```
+    /// let pool: morph_runtime::StaticPool<u8, 1> = morph_runtime::StaticPool::new();
+    /// let _a = pool.alloc(1).unwrap();
+    /// assert!(pool.alloc(2).is_err());
+    /// ```
+    pub fn alloc(&self, value: T) -> Result<SharedBox<'_, T>, Rejected<T>> {
+        alloc_in(&self.core, &self.links, &self.cells, value)
+    }
+
+    /// Statistics.
+    ///
+    /// ```
+    /// let pool: morph_runtime::StaticPool<u8, 3> = morph_runtime::StaticPool::new();
+    /// assert_eq!(pool.stats().carved, 0);
+    /// ```
+    pub fn stats(&self) -> SharedStats {
+        self.core.stats()
+    }
+}
+
+#[cfg(not(loom))]
+impl<T, const N: usize> Default for StaticPool<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn tags_change_on_every_operation() {
+        let list = AtomicFreeList::new(2).unwrap();
+        let a = list.pop().unwrap();
+        list.push(a);
+        let h1 = list.core.head.load(Ordering::Relaxed);
+        assert_eq!(list.pop(), Some(a));
+        list.push(a);
+        let h2 = list.core.head.load(Ordering::Relaxed);
+        assert_eq!(index_of(h1), index_of(h2));
+        assert_ne!(
+            h1, h2,
+            "same index on top, different tag: a stale CAS fails"
+        );
+    }
+
+    #[test]
+    fn values_are_dropped_once() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        #[derive(Debug)]
+        struct D;
+        impl Drop for D {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let pool = SharedPool::new(2).unwrap();
+        drop(pool.alloc(D).unwrap());
+        let kept = SharedBox::into_inner(pool.alloc(D).unwrap());
+        assert_eq!(DROPS.load(Ordering::Relaxed), 1);
+        drop(kept);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 2);
+        let refused = {
+            let _a = pool.alloc(D).unwrap();
+            let _b = pool.alloc(D).unwrap();
+            pool.alloc(D).unwrap_err()
+        };
+        assert_eq!(DROPS.load(Ordering::Relaxed), 4);
+        drop(refused);
+        assert_eq!(DROPS.load(Ordering::Relaxed), 5);
+    }
+}
