@@ -78,6 +78,10 @@ pub struct MorphContext {
     /// The arena; its budget is shared with the pools.
     arena: Arena,
     config: Config,
+    #[cfg(feature = "debug-checks")]
+    debug: std::cell::RefCell<crate::debug::DebugState>,
+    #[cfg(feature = "debug-checks")]
+    leak_report_on_drop: Cell<bool>,
 }
 
 // SAFETY: a MorphContext exclusively owns its slabs and chunks and refers to
@@ -130,6 +134,10 @@ impl MorphContext {
             resets: Cell::new(0),
             arena: Arena::build(first, cap, config.budget_limit()),
             config,
+            #[cfg(feature = "debug-checks")]
+            debug: Default::default(),
+            #[cfg(feature = "debug-checks")]
+            leak_report_on_drop: Cell::new(false),
         })
     }
 
@@ -161,7 +169,17 @@ impl MorphContext {
     /// assert_eq!((h.size(), h.tag(), h.class()), (24, TypeTag(2), Some(1)));
     /// ```
     #[inline(always)]
+    #[cfg_attr(feature = "debug-checks", track_caller)]
     pub fn alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+        #[cfg(feature = "debug-checks")]
+        return self.debug_alloc(layout, tag, std::panic::Location::caller());
+        #[cfg(not(feature = "debug-checks"))]
+        self.alloc_unchecked(layout, tag)
+    }
+
+    /// The allocation itself, without debug bookkeeping.
+    #[inline(always)]
+    fn alloc_unchecked(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
         let size = layout.size();
         if layout.align() <= HEADER_SIZE {
             // `size <= isize::MAX`, so this cannot overflow. Written as a
@@ -279,6 +297,19 @@ impl MorphContext {
     /// ```
     #[inline(always)]
     pub unsafe fn free(&self, ptr: NonNull<u8>) {
+        #[cfg(feature = "debug-checks")]
+        if !self.debug_free(ptr) {
+            return;
+        }
+        // SAFETY: forwarded from the caller (and, with debug checks, the
+        // pointer was just found in the table of live objects).
+        unsafe { self.free_unchecked(ptr) }
+    }
+
+    /// # Safety
+    /// As for [`free`](Self::free).
+    #[inline(always)]
+    unsafe fn free_unchecked(&self, ptr: NonNull<u8>) {
         // SAFETY: the caller guarantees `ptr` is a live payload of ours, so
         // the 8 bytes before it hold its header.
         let header = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>().read() };
@@ -373,7 +404,25 @@ impl MorphContext {
     /// // SAFETY: as above.
     /// assert_eq!(unsafe { std::slice::from_raw_parts(q.as_ptr(), 4) }, b"lox!");
     /// ```
+    #[cfg_attr(feature = "debug-checks", track_caller)]
     pub unsafe fn realloc(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        #[cfg(feature = "debug-checks")]
+        // SAFETY: forwarded from the caller.
+        return unsafe { self.debug_realloc(ptr, new_size, std::panic::Location::caller()) };
+        #[cfg(not(feature = "debug-checks"))]
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.realloc_unchecked(ptr, new_size)
+        }
+    }
+
+    /// # Safety
+    /// As for [`realloc`](Self::realloc).
+    unsafe fn realloc_unchecked(
         &self,
         ptr: NonNull<u8>,
         new_size: usize,
@@ -410,13 +459,13 @@ impl MorphContext {
                 align: offset,
             }
         })?;
-        let new = self.alloc_layout(layout, header.tag())?;
+        let new = self.alloc_unchecked(layout, header.tag())?;
         // SAFETY: both objects are live, distinct, and at least
         // `min(old, new_size)` bytes long; then the old one is given up as the
         // caller promised.
         unsafe {
             std::ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), old.min(new_size));
-            self.free(ptr);
+            self.free_unchecked(ptr);
         }
         Ok(new)
     }
@@ -477,6 +526,7 @@ impl MorphContext {
     /// assert_eq!(ctx.stats().classes[0].stats.allocations, 1);
     /// ```
     #[inline(always)]
+    #[cfg_attr(feature = "debug-checks", track_caller)]
     pub fn alloc_tagged<T>(&self, value: T, tag: TypeTag) -> Result<&mut T, AllocError> {
         self.alloc_with_tag(value, tag)
     }
@@ -495,6 +545,7 @@ impl MorphContext {
     /// }
     /// assert_eq!(ctx.stats().live_objects, 0);
     /// ```
+    #[cfg_attr(feature = "debug-checks", track_caller)]
     pub fn boxed<T>(&self, value: T, tag: TypeTag) -> Result<MorphBox<'_, T>, Rejected<T>> {
         match self.alloc_layout(Layout::new::<T>(), tag) {
             Ok(p) => {
@@ -509,6 +560,7 @@ impl MorphContext {
     }
 
     #[inline(always)]
+    #[cfg_attr(feature = "debug-checks", track_caller)]
     fn alloc_layout_tagged(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
         self.alloc_layout(layout, tag)
     }
@@ -535,6 +587,8 @@ impl MorphContext {
         }
         self.arena.reset();
         self.arena_counters = ArenaCounters::default();
+        #[cfg(feature = "debug-checks")]
+        self.debug.get_mut().clear();
         self.resets.set(self.resets.get() + 1);
     }
 
@@ -647,8 +701,167 @@ impl MorphContext {
     }
 }
 
+#[cfg(feature = "debug-checks")]
+impl MorphContext {
+    /// Bytes of canary that fit after the payload without changing the
+    /// object's layout: the slot's spare bytes (none for arena objects).
+    fn canary_room(&self, ptr: NonNull<u8>, size: usize) -> usize {
+        // SAFETY: callers pass live objects of this context.
+        let header = unsafe { self.header(ptr) };
+        match header.class() {
+            Some(class) => (self.pools[class].slot_size() - header.payload_offset() - size)
+                .min(crate::debug::CANARY_SIZE),
+            None => 0,
+        }
+    }
+
+    /// The allocation, then a canary in the slot's spare bytes and a record
+    /// of the object. Routing, classes and statistics are exactly as without
+    /// the checks.
+    fn debug_alloc(
+        &self,
+        layout: Layout,
+        tag: TypeTag,
+        site: &'static std::panic::Location<'static>,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let p = self.alloc_unchecked(layout, tag)?;
+        self.debug_record(p, layout.size(), tag, site);
+        Ok(p)
+    }
+
+    fn debug_record(
+        &self,
+        p: NonNull<u8>,
+        size: usize,
+        tag: TypeTag,
+        site: &'static std::panic::Location<'static>,
+    ) {
+        use crate::debug::{LiveObject, CANARY};
+        let canary = self.canary_room(p, size);
+        // SAFETY: the slot has `canary` spare bytes after the payload.
+        unsafe {
+            p.as_ptr()
+                .add(size)
+                .copy_from_nonoverlapping(CANARY.as_ptr(), canary)
+        };
+        self.debug.borrow_mut().on_alloc(
+            p.as_ptr() as usize,
+            LiveObject {
+                size,
+                canary,
+                tag,
+                site,
+            },
+        );
+    }
+
+    /// Reports a broken canary of a live object.
+    fn debug_check_canary(&self, ptr: NonNull<u8>, object: crate::debug::LiveObject) {
+        // SAFETY: the object is live with `canary` bytes after its payload.
+        let found =
+            unsafe { std::slice::from_raw_parts(ptr.as_ptr().add(object.size), object.canary) };
+        if found != &crate::debug::CANARY[..object.canary] {
+            self.debug
+                .borrow_mut()
+                .overflow(ptr.as_ptr() as usize, object);
+        }
+    }
+
+    /// Checks a free: refuses (reporting it) a pointer that is not live;
+    /// reports a broken canary; poisons the payload. Returns whether the
+    /// free may go ahead.
+    fn debug_free(&self, ptr: NonNull<u8>) -> bool {
+        let Some(object) = self.debug.borrow_mut().on_free(ptr.as_ptr() as usize) else {
+            return false;
+        };
+        self.debug_check_canary(ptr, object);
+        // SAFETY: the table says `ptr` is a live object of `size` bytes plus
+        // its canary; the caller is giving it up.
+        unsafe {
+            ptr.as_ptr()
+                .write_bytes(crate::debug::POISON, object.size + object.canary)
+        };
+        true
+    }
+
+    /// `realloc` with the object checked first and the table updated after.
+    ///
+    /// # Safety
+    /// As for [`realloc`](Self::realloc).
+    unsafe fn debug_realloc(
+        &self,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        site: &'static std::panic::Location<'static>,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let address = ptr.as_ptr() as usize;
+        let known = self.debug.borrow().lookup(address);
+        let Some(object) = known else {
+            // Record the misuse exactly as a free would, and refuse.
+            self.debug.borrow_mut().on_free(address);
+            return Err(AllocError::InvalidLayout {
+                size: new_size,
+                align: 0,
+            });
+        };
+        self.debug_check_canary(ptr, object);
+        // SAFETY: forwarded from the caller; `ptr` is live.
+        let new = unsafe { self.realloc_unchecked(ptr, new_size) }?;
+        self.debug.borrow_mut().forget(address);
+        self.debug_record(new, new_size, object.tag, site);
+        Ok(new)
+    }
+
+    /// Every misuse detected so far (each was also printed on stderr).
+    ///
+    /// ```
+    /// use morph_runtime::{MorphContext, ViolationKind};
+    /// let ctx = MorphContext::new();
+    /// let mut x = 0u64;
+    /// // SAFETY: a foreign pointer is refused before anything is touched.
+    /// unsafe { ctx.free(std::ptr::NonNull::from(&mut x).cast()) };
+    /// assert_eq!(ctx.violations()[0].kind, ViolationKind::ForeignPointer);
+    /// ```
+    pub fn violations(&self) -> Vec<crate::debug::Violation> {
+        self.debug.borrow().violations()
+    }
+
+    /// Live objects by type tag, with their allocation sites.
+    ///
+    /// ```
+    /// use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// let b = ctx.boxed(5u8, TypeTag(2)).unwrap();
+    /// assert_eq!(ctx.leak_report().by_tag[&2].objects, 1);
+    /// drop(b);
+    /// assert!(ctx.leak_report().is_empty());
+    /// ```
+    pub fn leak_report(&self) -> crate::debug::LeakReport {
+        self.debug.borrow().leak_report()
+    }
+
+    /// Whether to print the leak report on stderr when the context is
+    /// dropped with objects still live (off by default: objects from the
+    /// typed helpers are meant to live until the context goes).
+    ///
+    /// ```
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// ctx.set_leak_report_on_drop(true);
+    /// ```
+    pub fn set_leak_report_on_drop(&self, on: bool) {
+        self.leak_report_on_drop.set(on);
+    }
+}
+
 impl Drop for MorphContext {
     fn drop(&mut self) {
+        #[cfg(feature = "debug-checks")]
+        if self.leak_report_on_drop.get() {
+            let report = self.debug.get_mut().leak_report();
+            if !report.is_empty() {
+                eprint!("{report}");
+            }
+        }
         let budget = self.arena.budget();
         for pool in &mut self.pools {
             pool.release_all(budget);

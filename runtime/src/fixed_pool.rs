@@ -759,7 +759,9 @@ mod tests {
         )
         .unwrap();
         let h = pool.alloc([0xFFu8; 48]).unwrap();
-        let p = &*h as *const [u8; 48] as *const u8;
+        // The pool's own pointer (not one derived from `&*h`, which the drop
+        // invalidates) keeps the buffer's provenance.
+        let p = h.ptr.as_ptr().cast::<u8>().cast_const();
         drop(h);
         // SAFETY: the pool's buffer is alive; slot bytes 8.. are zero now
         // (the first word holds the free-list link).

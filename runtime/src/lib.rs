@@ -28,6 +28,9 @@
 //!   with ABA ruled out by a generation tag.
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
+//! - Debug checks (feature `debug-checks`): poisoning, double-free,
+//!   foreign-pointer and overflow detection, leak reports by type tag with
+//!   allocation sites; nothing of it is compiled when the feature is off.
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
 //!
 //! ```
@@ -56,6 +59,8 @@ mod boxed;
 mod budget;
 mod config;
 mod context;
+#[cfg(feature = "debug-checks")]
+pub mod debug;
 mod error;
 mod fixed_pool;
 mod growable_pool;
@@ -76,6 +81,8 @@ pub use atomic_pool::{AtomicFreeList, SharedBox, SharedPool, SharedStats, MAX_SH
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, Routing};
 pub use context::MorphContext;
+#[cfg(feature = "debug-checks")]
+pub use debug::{LeakReport, TagLeaks, Violation, ViolationKind};
 pub use error::{AllocError, ConfigError, RewindError};
 pub use fixed_pool::{
     Block, BlockPool, FixedPool, FreeError, PoolBox, PoolOptions, PoolStats, RawFixedPool,

@@ -32,12 +32,14 @@ macro_rules! typed_alloc_methods {
         /// ```
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
         pub fn alloc<T>(&self, value: T) -> Result<&mut T, $crate::AllocError> {
             self.alloc_with_tag(value, $crate::TypeTag::UNTAGGED)
         }
 
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
         fn alloc_with_tag<T>(&self, value: T, tag: $crate::TypeTag) -> Result<&mut T, $crate::AllocError> {
             const {
                 assert!(
@@ -66,6 +68,7 @@ macro_rules! typed_alloc_methods {
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
         pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], $crate::AllocError> {
             let layout = $crate::typed::array_layout::<T>(src.len())?;
             let p = self
@@ -87,6 +90,7 @@ macro_rules! typed_alloc_methods {
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
         pub fn alloc_str(&self, s: &str) -> Result<&mut str, $crate::AllocError> {
             let bytes = self.alloc_slice_copy(s.as_bytes())?;
             // SAFETY: a byte-for-byte copy of a `str` is valid UTF-8.
@@ -102,6 +106,7 @@ macro_rules! typed_alloc_methods {
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
         pub fn alloc_slice_fill_with<T, F: FnMut(usize) -> T>(
             &self,
             len: usize,

@@ -2,6 +2,7 @@
 
 mod collections;
 mod context;
+mod debug;
 mod fragmentation;
 mod model;
 mod reuse;
