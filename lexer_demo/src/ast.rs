@@ -297,6 +297,51 @@ impl NodeKind {
     }
 }
 
+/// How many nodes of each kind a parse placed, and their bytes.
+///
+/// ```
+/// use lexer_demo::ast::NodeKind;
+/// use lexer_demo::parser::parse;
+/// let ctx = morph_runtime::MorphContext::new();
+/// let out = parse("print 1 + 2;", &ctx, &ctx).unwrap();
+/// assert_eq!(out.nodes.count(NodeKind::Literal), 2);
+/// assert_eq!(out.nodes.count(NodeKind::Binary), 1);
+/// assert_eq!(out.nodes.total_nodes(), 4); // and the statement list
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeTally {
+    counts: [u64; NodeKind::ALL.len() + 1],
+    bytes: [u64; NodeKind::ALL.len() + 1],
+}
+
+impl NodeTally {
+    /// Records one node of `kind` of `bytes` bytes.
+    pub fn add(&mut self, kind: NodeKind, bytes: usize) {
+        self.counts[kind as usize] += 1;
+        self.bytes[kind as usize] += bytes as u64;
+    }
+
+    /// Nodes of `kind`.
+    pub fn count(&self, kind: NodeKind) -> u64 {
+        self.counts[kind as usize]
+    }
+
+    /// Bytes of the nodes of `kind`.
+    pub fn bytes(&self, kind: NodeKind) -> u64 {
+        self.bytes[kind as usize]
+    }
+
+    /// All nodes.
+    pub fn total_nodes(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// All their bytes: the AST's payload, whatever the backend.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
+}
+
 impl Expr<'_> {
     /// The node kind of this expression.
     ///

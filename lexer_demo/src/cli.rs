@@ -8,6 +8,7 @@ use crate::backend::{Backend, HeapBackend};
 use crate::diagnostics::{render_pretty, Diagnostic};
 use crate::frontend::compile;
 use crate::lexer::TokenStream;
+use crate::mem::{compare_table, measure, render, svg_chart, MemBackend};
 use crate::parser::parse;
 use crate::printer::print_program;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -65,6 +66,27 @@ struct FrontArgs {
     stats: bool,
 }
 
+#[derive(Args, Debug)]
+struct MemArgs {
+    /// The program; `-` reads standard input.
+    file: String,
+    /// Where AST nodes are allocated.
+    #[arg(long, value_enum, default_value_t = MemBackend::Morph)]
+    backend: MemBackend,
+    /// Use the finer size-class table (steps of 16 to 128, then 32).
+    #[arg(long)]
+    fine: bool,
+    /// Run every backend on the file and print one table side by side.
+    #[arg(long)]
+    compare: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write a bar chart of the heap peak (payload and overhead) to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print one token a line: kind, lexeme, line.
@@ -81,11 +103,8 @@ enum Command {
         /// The program; `-` reads standard input.
         file: String,
     },
-    /// Report the memory a compile took.
-    Mem {
-        /// The program; `-` reads standard input.
-        file: String,
-    },
+    /// Report the memory a compile took, and where it went.
+    Mem(MemArgs),
 }
 
 /// Runs the command line `args` (program name first) with the given
@@ -121,7 +140,7 @@ where
         Command::Parse(a) => ("parse", &a.file),
         Command::Check(a) => ("check", &a.file),
         Command::Run { file } => ("run", file),
-        Command::Mem { file } => ("mem", file),
+        Command::Mem(a) => ("mem", &a.file),
     };
     let source = match read_source(file, stdin) {
         Ok(s) => s,
@@ -134,6 +153,7 @@ where
         Command::Tokens { .. } => tokens(&source, out, err),
         Command::Parse(a) => with_backend(a.backend, |b| parse_cmd(b, &source, a, out, err)),
         Command::Check(a) => with_backend(a.backend, |b| check_cmd(b, &source, a, out, err)),
+        Command::Mem(a) => mem_cmd(&source, a, out, err),
         _ => {
             let _ = writeln!(err, "lexer_demo: '{name}' is not yet implemented");
             EXIT_USAGE
@@ -223,7 +243,7 @@ fn parse_cmd(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let tokens = MorphContext::new();
+    let tokens = crate::frontend::token_context();
     let result = backend.parse_dump(source, &tokens);
     if args.stats {
         token_stats(backend, &tokens, err);
@@ -253,7 +273,7 @@ fn check_cmd(
     _out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let tokens = MorphContext::new();
+    let tokens = crate::frontend::token_context();
     let result = backend.check(source, &tokens);
     if args.stats {
         token_stats(backend, &tokens, err);
@@ -268,6 +288,66 @@ fn check_cmd(
             let _ = writeln!(err, "lexer_demo: {e}");
             EXIT_DATAERR
         }
+    }
+}
+
+/// `mem`: the compile-footprint report (0, or 65 with the diagnostics when
+/// the program has compile errors: the report is printed either way).
+fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let backends: Vec<MemBackend> = if args.compare {
+        MemBackend::ALL.to_vec()
+    } else {
+        vec![args.backend]
+    };
+    let mut reports = Vec::new();
+    let mut diagnostics = Vec::new();
+    for b in backends {
+        match measure(source, b, args.fine) {
+            Ok((r, d)) => {
+                reports.push(r);
+                diagnostics = d;
+            }
+            Err(e) => {
+                let _ = writeln!(err, "lexer_demo: {e}");
+                return EXIT_DATAERR;
+            }
+        }
+    }
+    let name = if args.file == "-" {
+        "<stdin>"
+    } else {
+        &args.file
+    };
+    let text = if args.json {
+        let value = if args.compare {
+            serde_json::to_string_pretty(&reports)
+        } else {
+            serde_json::to_string_pretty(&reports[0])
+        };
+        value.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+    } else if args.compare {
+        format!(
+            "compile footprint of {name}, {} size classes\n{}",
+            reports[0].size_classes,
+            compare_table(&reports)
+        )
+    } else {
+        render(&reports[0], name)
+    };
+    let _ = out.write_all(text.as_bytes());
+    if let Some(path) = &args.svg {
+        if let Err(e) = std::fs::write(path, svg_chart(&reports, name)) {
+            let _ = writeln!(err, "lexer_demo: cannot write '{path}': {e}");
+            return EXIT_NOINPUT;
+        }
+    }
+    for d in &diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+    if diagnostics.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DATAERR
     }
 }
 

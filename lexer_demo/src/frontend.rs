@@ -7,8 +7,21 @@ use crate::diagnostics::Diagnostic;
 use crate::lexer::SourceTooLarge;
 use crate::parser::parse;
 use crate::resolver::{resolve, Resolution};
-use crate::token::LineIndex;
 use morph_runtime::MorphContext;
+
+/// A context for tokens: the parser keeps at most two alive, so one small
+/// slab is all it ever needs (4 KiB rather than the default 64).
+///
+/// ```
+/// let tokens = lexer_demo::frontend::token_context();
+/// assert_eq!(tokens.config().slab_bytes(), 4096);
+/// ```
+pub fn token_context() -> MorphContext {
+    morph_runtime::Config::compiler()
+        .slab_size(4096)
+        .build()
+        .expect("a 4 KiB slab is a valid configuration")
+}
 
 /// What compiling a source produced.
 pub struct Compiled<'a> {
@@ -20,6 +33,8 @@ pub struct Compiled<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Tokens allocated while parsing.
     pub tokens_made: u64,
+    /// AST nodes placed, by kind.
+    pub nodes: crate::ast::NodeTally,
 }
 
 /// Lexes and parses `source` into `backend` (tokens in `token_ctx`), then
@@ -40,7 +55,7 @@ pub fn compile<'a, B: Backend>(
     let parsed = parse(source, backend, token_ctx)?;
     let mut diagnostics = parsed.diagnostics;
     let resolution = if diagnostics.is_empty() {
-        let (res, errors) = resolve(&parsed.program, &LineIndex::new(source));
+        let (res, errors) = resolve(&parsed.program, source);
         diagnostics = errors;
         Some(res)
     } else {
@@ -51,5 +66,6 @@ pub fn compile<'a, B: Backend>(
         resolution,
         diagnostics,
         tokens_made: parsed.tokens_made,
+        nodes: parsed.nodes,
     })
 }

@@ -8,7 +8,7 @@
 //! as the consumer's look-ahead.
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::token::{LineIndex, Token, TokenKind};
+use crate::token::{LazyLines, LineIndex, Token, TokenKind};
 use logos::Logos;
 use morph_runtime::{AllocError, MorphBox, MorphContext, TypeTag};
 use std::fmt;
@@ -53,7 +53,8 @@ pub const MAX_SOURCE: usize = u32::MAX as usize - 1;
 /// ```
 pub struct Lexer<'src> {
     inner: logos::Lexer<'src, TokenKind>,
-    lines: LineIndex,
+    /// Built only when a line is needed (an error, a token dump).
+    lines: LazyLines<'src>,
     finished: bool,
 }
 
@@ -70,7 +71,7 @@ impl<'src> Lexer<'src> {
         }
         Ok(Lexer {
             inner: TokenKind::lexer(source),
-            lines: LineIndex::new(source),
+            lines: LazyLines::new(source),
             finished: false,
         })
     }
@@ -92,7 +93,7 @@ impl<'src> Lexer<'src> {
     /// assert_eq!(Lexer::new("a\nb").unwrap().lines().line_count(), 2);
     /// ```
     pub fn lines(&self) -> &LineIndex {
-        &self.lines
+        self.lines.get()
     }
 
     fn end_token(&self) -> Token {
@@ -105,6 +106,55 @@ impl<'src> Lexer<'src> {
     }
 }
 
+/// What the lexer found next: a token, or a lexical error with its span. A
+/// compact value (16 bytes): the diagnostic is built only when an error is
+/// reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Item {
+    Token(Token),
+    UnexpectedCharacter(u32, u32),
+    UnterminatedString(u32, u32),
+}
+
+impl Lexer<'_> {
+    /// The next token or lexical error; `Eof` at the end, again and again.
+    #[inline]
+    fn next_item(&mut self) -> Item {
+        let Some(result) = self.inner.next() else {
+            self.finished = true;
+            return Item::Token(self.end_token());
+        };
+        let span = self.inner.span();
+        let (start, end) = (span.start as u32, span.end as u32);
+        match result {
+            Ok(TokenKind::UnterminatedString) => Item::UnterminatedString(start, end),
+            Ok(kind) => Item::Token(Token { kind, start, end }),
+            Err(()) => Item::UnexpectedCharacter(start, end),
+        }
+    }
+
+    /// The diagnostic of a lexical error item.
+    #[cold]
+    fn diagnostic(&self, item: Item) -> Diagnostic {
+        let (line, message, start, end) = match item {
+            Item::UnterminatedString(start, end) => (
+                self.lines.get().line_of(self.source().len() as u32),
+                "Unterminated string.",
+                start,
+                end,
+            ),
+            Item::UnexpectedCharacter(start, end) => (
+                self.lines.get().line_of(start),
+                "Unexpected character.",
+                start,
+                end,
+            ),
+            Item::Token(t) => unreachable!("{t:?} is not an error"),
+        };
+        Diagnostic::new(line, Location::None, message).with_span(start, end)
+    }
+}
+
 impl Iterator for Lexer<'_> {
     type Item = Result<Token, Diagnostic>;
 
@@ -112,28 +162,9 @@ impl Iterator for Lexer<'_> {
         if self.finished {
             return None;
         }
-        let Some(result) = self.inner.next() else {
-            self.finished = true;
-            return Some(Ok(self.end_token()));
-        };
-        let span = self.inner.span();
-        let (start, end) = (span.start as u32, span.end as u32);
-        Some(match result {
-            Ok(TokenKind::UnterminatedString) => {
-                let line = self.lines.line_of(self.source().len() as u32);
-                Err(
-                    Diagnostic::new(line, Location::None, "Unterminated string.")
-                        .with_span(start, end),
-                )
-            }
-            Ok(kind) => Ok(Token { kind, start, end }),
-            Err(()) => {
-                let line = self.lines.line_of(start);
-                Err(
-                    Diagnostic::new(line, Location::None, "Unexpected character.")
-                        .with_span(start, end),
-                )
-            }
+        Some(match self.next_item() {
+            Item::Token(t) => Ok(t),
+            error => Err(self.diagnostic(error)),
         })
     }
 }
@@ -195,12 +226,15 @@ impl<'src, 'ctx> TokenStream<'src, 'ctx> {
     /// assert_eq!(ts.next_token().unwrap().kind, TokenKind::Eof);
     /// assert_eq!(ts.diagnostics.len(), 1);
     /// ```
+    #[inline]
     pub fn next_token(&mut self) -> Result<MorphBox<'ctx, Token>, AllocError> {
         let token = loop {
-            match self.lexer.next() {
-                Some(Ok(t)) => break t,
-                Some(Err(d)) => self.diagnostics.push(d),
-                None => break self.lexer.end_token(),
+            match self.lexer.next_item() {
+                Item::Token(t) => break t,
+                error => {
+                    let d = self.lexer.diagnostic(error);
+                    self.diagnostics.push(d);
+                }
             }
         };
         self.made += 1;

@@ -16,6 +16,8 @@
 //! - [`diagnostics`]: the exact one-line error format, and a rich rendering.
 //! - [`frontend`]: lex + parse + resolve in one call.
 //! - [`generate`]: a seeded generator of realistic programs of any length.
+//! - [`mem`]: the compile-footprint report, with [`counting`], the counting
+//!   wrapper around the system allocator that the binary installs.
 //! - [`cli`]: the `lexer_demo` command line.
 //!
 //! ```
@@ -31,10 +33,12 @@
 pub mod ast;
 pub mod backend;
 pub mod cli;
+pub mod counting;
 pub mod diagnostics;
 pub mod frontend;
 pub mod generate;
 pub mod lexer;
+pub mod mem;
 pub mod parser;
 pub mod printer;
 pub mod resolver;

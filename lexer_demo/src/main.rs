@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// Counts heap bytes for `lexer_demo mem`.
+#[global_allocator]
+static ALLOC: lexer_demo::counting::CountingAlloc = lexer_demo::counting::CountingAlloc;
+
 fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();

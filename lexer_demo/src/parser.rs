@@ -1,4 +1,5 @@
-//! The recursive-descent parser.
+//! The recursive-descent parser, with precedence climbing for binary
+//! operators.
 //!
 //! It follows the grammar of LOX.md with the exact diagnostics of the
 //! reference implementation and its panic-mode recovery: after an error it
@@ -19,7 +20,7 @@
 //! as they are long, and every later pass over the tree recurses. So the
 //! height of every tree the parser returns is bounded too.
 
-use crate::ast::{Expr, Function, Ident, Literal, NodeKind, Op, Program, Stmt, UseId};
+use crate::ast::{Expr, Function, Ident, Literal, NodeKind, NodeTally, Op, Program, Stmt, UseId};
 use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::lexer::{SourceTooLarge, TokenStream};
@@ -41,6 +42,8 @@ pub struct ParseOutput<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Tokens allocated.
     pub tokens_made: u64,
+    /// AST nodes placed, by kind.
+    pub nodes: NodeTally,
 }
 
 /// Parses `source`, placing AST nodes in `backend` and tokens in
@@ -78,6 +81,8 @@ pub fn parse<'a, B: Backend>(
         depth: 0,
         aborted: false,
         uses: 0,
+        nodes: NodeTally::default(),
+        scratch: Scratch::default(),
     };
     match first {
         Ok(t) => parser.current = Some(t),
@@ -97,6 +102,7 @@ pub fn parse<'a, B: Backend>(
         },
         diagnostics,
         tokens_made: parser.tokens.tokens_made(),
+        nodes: parser.nodes,
     })
 }
 
@@ -119,6 +125,38 @@ struct Parser<'a, 'ctx, B: Backend> {
     /// reported and parsing stops.
     aborted: bool,
     uses: UseId,
+    nodes: NodeTally,
+    scratch: Scratch<'a>,
+}
+
+/// Stacks the parser collects lists on before copying them into the
+/// backend: a construct pushes above the length it found and takes its part
+/// off at the end, so nested lists share one allocation instead of a `Vec`
+/// each.
+#[derive(Default)]
+struct Scratch<'a> {
+    stmts: Vec<Stmt<'a>>,
+    exprs: Vec<&'a Expr<'a>>,
+    idents: Vec<Ident<'a>>,
+    functions: Vec<&'a Function<'a>>,
+}
+
+impl Scratch<'_> {
+    fn lengths(&self) -> [usize; 4] {
+        [
+            self.stmts.len(),
+            self.exprs.len(),
+            self.idents.len(),
+            self.functions.len(),
+        ]
+    }
+
+    fn truncate(&mut self, lengths: [usize; 4]) {
+        self.stmts.truncate(lengths[0]);
+        self.exprs.truncate(lengths[1]);
+        self.idents.truncate(lengths[2]);
+        self.functions.truncate(lengths[3]);
+    }
 }
 
 impl<'a, B: Backend> Parser<'a, '_, B> {
@@ -217,7 +255,10 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
 
     fn place<T: Copy>(&mut self, value: T, kind: NodeKind) -> PResult<&'a T> {
         match self.backend.place(value, kind) {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.nodes.add(kind, std::mem::size_of::<T>());
+                Ok(r)
+            }
             Err(e) => {
                 self.out_of_memory(e);
                 Err(ParseError)
@@ -227,12 +268,32 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
 
     fn place_slice<T: Copy>(&mut self, items: &[T]) -> PResult<&'a [T]> {
         match self.backend.place_slice(items) {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                if !items.is_empty() {
+                    self.nodes.add(NodeKind::List, std::mem::size_of_val(items));
+                }
+                Ok(r)
+            }
             Err(e) => {
                 self.out_of_memory(e);
                 Err(ParseError)
             }
         }
+    }
+
+    /// Copies the part of a scratch stack above `start` into the backend and
+    /// takes it off the stack.
+    fn finish_list<T: Copy>(
+        &mut self,
+        stack: for<'s> fn(&'s mut Scratch<'a>) -> &'s mut Vec<T>,
+        start: usize,
+    ) -> PResult<&'a [T]> {
+        let items = std::mem::take(stack(&mut self.scratch));
+        let list = self.place_slice(&items[start..]);
+        let slot = stack(&mut self.scratch);
+        *slot = items;
+        slot.truncate(start);
+        list
     }
 
     fn expr(&mut self, e: Expr<'a>) -> PResult<&'a Expr<'a>> {
@@ -286,37 +347,42 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
     // ----- declarations and statements -----
 
     fn program(&mut self) -> PResult<&'a [Stmt<'a>]> {
-        let mut statements = Vec::new();
+        let start = self.scratch.stmts.len();
         while !self.at_end() && !self.aborted {
             if let Some(s) = self.declaration()? {
-                statements.push(s);
+                self.scratch.stmts.push(s);
             }
         }
-        self.place_slice(&statements)
+        self.finish_list(|s| &mut s.stmts, start)
     }
 
     /// A declaration; `Ok(None)` after a recovered error, `Err` only once
     /// parsing was aborted.
     fn declaration(&mut self) -> PResult<Option<Stmt<'a>>> {
-        let depth = self.depth;
-        let result = self.nested(|p| {
-            if p.matches(&[TokenKind::Class]) {
+        let (depth, lengths) = (self.depth, self.scratch.lengths());
+        let result = self.nested(|p| match p.peek().kind {
+            TokenKind::Class => {
+                p.advance();
                 p.class_declaration()
-            } else if p.matches(&[TokenKind::Fun]) {
-                Ok(Stmt::Function(p.function("function")?))
-            } else if p.matches(&[TokenKind::Var]) {
-                p.var_declaration()
-            } else {
-                p.statement()
             }
+            TokenKind::Fun => {
+                p.advance();
+                Ok(Stmt::Function(p.function(false)?))
+            }
+            TokenKind::Var => {
+                p.advance();
+                p.var_declaration()
+            }
+            _ => p.statement(),
         });
         match result {
             Ok(s) => Ok(Some(s)),
             Err(e) if self.aborted => Err(e),
             Err(_) => {
-                // Chain loops cut short by the error did not give back
-                // their levels.
+                // Chain loops and lists cut short by the error did not give
+                // back their levels and scratch space.
                 self.depth = depth;
+                self.scratch.truncate(lengths);
                 self.synchronize();
                 Ok(None)
             }
@@ -336,46 +402,57 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
             None
         };
         self.consume(TokenKind::LeftBrace, "Expect '{' before class body.")?;
-        let mut methods = Vec::new();
+        let start = self.scratch.functions.len();
         while !self.check(TokenKind::RightBrace) && !self.at_end() {
-            methods.push(self.function("method")?);
+            let m = self.function(true)?;
+            self.scratch.functions.push(m);
         }
         self.consume(TokenKind::RightBrace, "Expect '}' after class body.")?;
         Ok(Stmt::Class {
             name: self.ident(name),
             superclass,
-            methods: self.place_slice(&methods)?,
+            methods: self.finish_list(|s| &mut s.functions, start)?,
         })
     }
 
-    fn function(&mut self, kind: &str) -> PResult<&'a Function<'a>> {
-        let name = self.consume(TokenKind::Identifier, &format!("Expect {kind} name."))?;
-        self.consume(
-            TokenKind::LeftParen,
-            &format!("Expect '(' after {kind} name."),
-        )?;
-        let mut params = Vec::new();
+    /// A function or, with `method`, a method (the messages differ).
+    fn function(&mut self, method: bool) -> PResult<&'a Function<'a>> {
+        let [name_message, paren_message, body_message] = if method {
+            [
+                "Expect method name.",
+                "Expect '(' after method name.",
+                "Expect '{' before method body.",
+            ]
+        } else {
+            [
+                "Expect function name.",
+                "Expect '(' after function name.",
+                "Expect '{' before function body.",
+            ]
+        };
+        let name = self.consume(TokenKind::Identifier, name_message)?;
+        self.consume(TokenKind::LeftParen, paren_message)?;
+        let start = self.scratch.idents.len();
         if !self.check(TokenKind::RightParen) {
             loop {
-                if params.len() >= MAX_ARGS {
+                if self.scratch.idents.len() - start >= MAX_ARGS {
                     self.error_at(self.peek(), "Can't have more than 255 parameters.");
                 }
                 let p = self.consume(TokenKind::Identifier, "Expect parameter name.")?;
-                params.push(self.ident(p));
+                let p = self.ident(p);
+                self.scratch.idents.push(p);
                 if !self.matches(&[TokenKind::Comma]) {
                     break;
                 }
             }
         }
         self.consume(TokenKind::RightParen, "Expect ')' after parameters.")?;
-        self.consume(
-            TokenKind::LeftBrace,
-            &format!("Expect '{{' before {kind} body."),
-        )?;
+        let params = self.finish_list(|s| &mut s.idents, start)?;
+        self.consume(TokenKind::LeftBrace, body_message)?;
         let body = self.block()?;
         let f = Function {
             name: self.ident(name),
-            params: self.place_slice(&params)?,
+            params,
             body,
         };
         self.place(f, NodeKind::Function)
@@ -400,35 +477,41 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
 
     fn statement(&mut self) -> PResult<Stmt<'a>> {
         use TokenKind::*;
-        if self.matches(&[For]) {
-            self.for_statement()
-        } else if self.matches(&[If]) {
-            self.if_statement()
-        } else if self.matches(&[Print]) {
-            let value = self.expression()?;
-            self.consume(Semicolon, "Expect ';' after value.")?;
-            Ok(Stmt::Print(value))
-        } else if self.matches(&[Return]) {
-            let offset = self.previous.start;
-            let value = if !self.check(Semicolon) {
-                Some(self.expression()?)
-            } else {
-                None
-            };
-            self.consume(Semicolon, "Expect ';' after return value.")?;
-            Ok(Stmt::Return { offset, value })
-        } else if self.matches(&[While]) {
-            self.consume(LeftParen, "Expect '(' after 'while'.")?;
-            let cond = self.expression()?;
-            self.consume(RightParen, "Expect ')' after condition.")?;
-            let body = self.sub_statement()?;
-            Ok(Stmt::While { cond, body })
-        } else if self.matches(&[LeftBrace]) {
-            Ok(Stmt::Block(self.block()?))
-        } else {
-            let e = self.expression()?;
-            self.consume(Semicolon, "Expect ';' after expression.")?;
-            Ok(Stmt::Expression(e))
+        let kind = self.peek().kind;
+        if matches!(kind, For | If | Print | Return | While | LeftBrace) {
+            self.advance();
+        }
+        match kind {
+            For => self.for_statement(),
+            If => self.if_statement(),
+            Print => {
+                let value = self.expression()?;
+                self.consume(Semicolon, "Expect ';' after value.")?;
+                Ok(Stmt::Print(value))
+            }
+            Return => {
+                let offset = self.previous.start;
+                let value = if !self.check(Semicolon) {
+                    Some(self.expression()?)
+                } else {
+                    None
+                };
+                self.consume(Semicolon, "Expect ';' after return value.")?;
+                Ok(Stmt::Return { offset, value })
+            }
+            While => {
+                self.consume(LeftParen, "Expect '(' after 'while'.")?;
+                let cond = self.expression()?;
+                self.consume(RightParen, "Expect ')' after condition.")?;
+                let body = self.sub_statement()?;
+                Ok(Stmt::While { cond, body })
+            }
+            LeftBrace => Ok(Stmt::Block(self.block()?)),
+            _ => {
+                let e = self.expression()?;
+                self.consume(Semicolon, "Expect ';' after expression.")?;
+                Ok(Stmt::Expression(e))
+            }
         }
     }
 
@@ -515,7 +598,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
     }
 
     fn assignment(&mut self) -> PResult<&'a Expr<'a>> {
-        let expr = self.or()?;
+        let expr = self.binary_expr(1)?;
         if self.matches(&[TokenKind::Equal]) {
             let equals = self.previous;
             let value = self.nested(|p| p.assignment())?;
@@ -546,29 +629,40 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
         }
     }
 
-    fn or(&mut self) -> PResult<&'a Expr<'a>> {
-        self.chain(&[TokenKind::Or], Self::and, true)
+    /// Binary and logical operators by precedence (higher binds tighter), all
+    /// left-associative: `or` 1, `and` 2, equality 3, comparison 4, term 5,
+    /// factor 6.
+    fn precedence_of(kind: TokenKind) -> Option<(u8, bool)> {
+        use TokenKind::*;
+        Some(match kind {
+            Or => (1, true),
+            And => (2, true),
+            BangEqual | EqualEqual => (3, false),
+            Greater | GreaterEqual | Less | LessEqual => (4, false),
+            Minus | Plus => (5, false),
+            Slash | Star => (6, false),
+            _ => return None,
+        })
     }
 
-    fn and(&mut self) -> PResult<&'a Expr<'a>> {
-        self.chain(&[TokenKind::And], Self::equality, true)
-    }
-
-    /// One left-associative level: `next (ops next)*`, each link one nesting
-    /// level deeper (the tree it builds is as deep as the chain is long).
-    fn chain(
-        &mut self,
-        ops: &[TokenKind],
-        next: fn(&mut Self) -> PResult<&'a Expr<'a>>,
-        logical: bool,
-    ) -> PResult<&'a Expr<'a>> {
-        let mut left = next(self)?;
+    /// Precedence climbing over `logic_or` down to `factor`: operands are
+    /// unary expressions; an operator of precedence `p >= min` takes as its
+    /// right operand everything that binds tighter than `p`. One loop and at
+    /// most six levels of recursion replace the six grammar rules, with the
+    /// same trees and the same diagnostics. Each link of a chain is one
+    /// nesting level (the tree grows one deeper).
+    fn binary_expr(&mut self, min: u8) -> PResult<&'a Expr<'a>> {
+        let mut left = self.unary()?;
         let mut links = 0;
-        while self.matches(ops) {
+        while let Some((prec, logical)) = Self::precedence_of(self.peek().kind) {
+            if prec < min {
+                break;
+            }
+            self.advance();
             self.deeper()?;
             links += 1;
             let op = self.op();
-            let right = next(self)?;
+            let right = self.binary_expr(prec + 1)?;
             left = self.expr(if logical {
                 Expr::Logical { left, op, right }
             } else {
@@ -577,34 +671,6 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
         }
         self.depth -= links;
         Ok(left)
-    }
-
-    fn binary(
-        &mut self,
-        ops: &[TokenKind],
-        next: fn(&mut Self) -> PResult<&'a Expr<'a>>,
-    ) -> PResult<&'a Expr<'a>> {
-        self.chain(ops, next, false)
-    }
-
-    fn equality(&mut self) -> PResult<&'a Expr<'a>> {
-        self.binary(
-            &[TokenKind::BangEqual, TokenKind::EqualEqual],
-            Self::comparison,
-        )
-    }
-
-    fn comparison(&mut self) -> PResult<&'a Expr<'a>> {
-        use TokenKind::*;
-        self.binary(&[Greater, GreaterEqual, Less, LessEqual], Self::term)
-    }
-
-    fn term(&mut self) -> PResult<&'a Expr<'a>> {
-        self.binary(&[TokenKind::Minus, TokenKind::Plus], Self::factor)
-    }
-
-    fn factor(&mut self) -> PResult<&'a Expr<'a>> {
-        self.binary(&[TokenKind::Slash, TokenKind::Star], Self::unary)
     }
 
     fn unary(&mut self) -> PResult<&'a Expr<'a>> {

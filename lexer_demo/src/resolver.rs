@@ -6,19 +6,66 @@
 
 use crate::ast::{Expr, Function, Ident, Program, Stmt, UseId};
 use crate::diagnostics::{Diagnostic, Location};
-use crate::token::LineIndex;
+use crate::token::LazyLines;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for short names (the multiply-rotate scheme of the Firefox
+/// and rustc "Fx" hash): scopes are hashed on every declaration and lookup,
+/// and SipHash's resistance to flooding buys nothing for a compiler's own
+/// scope tables.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(tail) ^ rest.len() as u64);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Scope<'a> = HashMap<&'a str, bool, BuildHasherDefault<FxHasher>>;
 
 /// Scope distances of every variable use.
 ///
 /// ```
 /// use lexer_demo::parser::parse;
 /// use lexer_demo::resolver::resolve;
-/// use lexer_demo::token::LineIndex;
 /// let src = "var g = 1; { var a = 2; fun f() { print a + g; } }";
 /// let ctx = morph_runtime::MorphContext::new();
 /// let out = parse(src, &ctx, &ctx).unwrap();
-/// let (res, errors) = resolve(&out.program, &LineIndex::new(src));
+/// let (res, errors) = resolve(&out.program, src);
 /// assert!(errors.is_empty());
 /// // Uses in order of parsing: `a` (one scope out: past f's scope), `g` (global).
 /// assert_eq!((res.depth(0), res.depth(1)), (Some(1), None));
@@ -61,27 +108,28 @@ enum ClassType {
     Subclass,
 }
 
-/// Resolves `program`; returns the distances and the static errors in the
-/// order met.
+/// Resolves `program`, parsed from `source`; returns the distances and the
+/// static errors in the order met.
 ///
 /// ```
 /// use lexer_demo::parser::parse;
 /// use lexer_demo::resolver::resolve;
-/// use lexer_demo::token::LineIndex;
 /// let src = "return 1;";
 /// let ctx = morph_runtime::MorphContext::new();
 /// let out = parse(src, &ctx, &ctx).unwrap();
-/// let (_, errors) = resolve(&out.program, &LineIndex::new(src));
+/// let (_, errors) = resolve(&out.program, src);
 /// assert_eq!(errors[0].to_string(), "[line 1] Error at 'return': Can't return from top-level code.");
 /// ```
-pub fn resolve(program: &Program<'_>, lines: &LineIndex) -> (Resolution, Vec<Diagnostic>) {
+pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnostic>) {
+    let lines = LazyLines::new(source);
     let mut r = Resolver {
         scopes: Vec::new(),
+        spare: Vec::new(),
         depths: vec![GLOBAL; program.uses as usize],
         function: FunctionType::None,
         class: ClassType::None,
         diagnostics: Vec::new(),
-        lines,
+        lines: &lines,
     };
     r.statements(program.statements);
     (Resolution { depths: r.depths }, r.diagnostics)
@@ -89,17 +137,19 @@ pub fn resolve(program: &Program<'_>, lines: &LineIndex) -> (Resolution, Vec<Dia
 
 struct Resolver<'a, 'l> {
     /// Innermost last; `false` while a variable's initialiser is resolved.
-    scopes: Vec<HashMap<&'a str, bool>>,
+    scopes: Vec<Scope<'a>>,
+    /// Emptied scopes kept for reuse, so a block does not allocate a table.
+    spare: Vec<Scope<'a>>,
     depths: Vec<u32>,
     function: FunctionType,
     class: ClassType,
     diagnostics: Vec<Diagnostic>,
-    lines: &'l LineIndex,
+    lines: &'l LazyLines<'l>,
 }
 
 impl<'a> Resolver<'a, '_> {
     fn error(&mut self, lexeme: &str, offset: u32, message: &str) {
-        let line = self.lines.line_of(offset);
+        let line = self.lines.get().line_of(offset);
         self.diagnostics.push(
             Diagnostic::new(line, Location::At(lexeme.to_string()), message)
                 .with_span(offset, offset + lexeme.len() as u32),
@@ -113,11 +163,15 @@ impl<'a> Resolver<'a, '_> {
     }
 
     fn begin(&mut self) {
-        self.scopes.push(HashMap::new());
+        let scope = self.spare.pop().unwrap_or_default();
+        self.scopes.push(scope);
     }
 
     fn end(&mut self) {
-        self.scopes.pop();
+        if let Some(mut scope) = self.scopes.pop() {
+            scope.clear();
+            self.spare.push(scope);
+        }
     }
 
     fn declare(&mut self, name: Ident<'a>) {

@@ -258,13 +258,8 @@ impl LineIndex {
     /// ```
     pub fn new(source: &str) -> LineIndex {
         let mut starts = vec![0];
-        starts.extend(
-            source
-                .bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i as u32 + 1),
-        );
+        // `match_indices` on a char uses a vectorised byte search.
+        starts.extend(source.match_indices('\n').map(|(i, _)| i as u32 + 1));
         LineIndex { starts }
     }
 
@@ -301,5 +296,41 @@ impl LineIndex {
     /// ```
     pub fn line_of_token(&self, token: &Token) -> u32 {
         self.line_of(token.end.saturating_sub(1).max(token.start))
+    }
+}
+
+/// A [`LineIndex`] built on first use: most compiles never report a line,
+/// so most never pay for the table.
+///
+/// ```
+/// use lexer_demo::token::LazyLines;
+/// let lines = LazyLines::new("a\nb");
+/// assert!(!lines.is_built());
+/// assert_eq!(lines.get().line_of(2), 2);
+/// assert!(lines.is_built());
+/// ```
+#[derive(Clone, Debug)]
+pub struct LazyLines<'s> {
+    source: &'s str,
+    index: std::cell::OnceCell<LineIndex>,
+}
+
+impl<'s> LazyLines<'s> {
+    /// Lines of `source`, not yet indexed.
+    pub fn new(source: &'s str) -> LazyLines<'s> {
+        LazyLines {
+            source,
+            index: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The index, built now if it was not.
+    pub fn get(&self) -> &LineIndex {
+        self.index.get_or_init(|| LineIndex::new(self.source))
+    }
+
+    /// Whether the index was built.
+    pub fn is_built(&self) -> bool {
+        self.index.get().is_some()
     }
 }

@@ -657,11 +657,11 @@ impl Arena {
     ///
     /// ```
     /// # use morph_runtime::Arena;
-    /// let a = Arena::new();
-    /// a.alloc_slice_copy(&[1u8; 10_000_000]).unwrap(); // larger than the 2 MiB cap
+    /// let a = Arena::with_chunk_sizes(256, 1024).unwrap();
+    /// a.alloc_slice_copy(&[1u8; 5000]).unwrap(); // larger than the 1 KiB cap
     /// let s = a.stats();
     /// assert_eq!(s.oversized_chunks, 1);
-    /// assert_eq!(s.next_chunk_size, 4096, "an oversized request does not grow later chunks");
+    /// assert_eq!(s.next_chunk_size, 256, "an oversized request does not grow later chunks");
     /// ```
     pub fn stats(&self) -> ArenaStats {
         let cur = self.current.get();

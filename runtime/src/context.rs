@@ -574,10 +574,10 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::MorphContext;
     /// let mut ctx = MorphContext::new();
-    /// for i in 0..10_000u64 { ctx.alloc(i).unwrap(); }
+    /// for i in 0..1000u64 { ctx.alloc(i).unwrap(); }
     /// ctx.reset();
     /// let s = ctx.stats();
-    /// assert_eq!((s.live_objects, s.classes[0].stats.peak_live), (0, 10_000));
+    /// assert_eq!((s.live_objects, s.classes[0].stats.peak_live), (0, 1000));
     /// assert_eq!(s.pools.slabs, 1);
     /// ```
     pub fn reset(&mut self) {
