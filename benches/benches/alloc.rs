@@ -153,7 +153,7 @@ impl<A: GlobalAlloc> Freeing for Global<A> {
 }
 
 fn freeing_allocators(size: usize) -> Vec<(&'static str, Box<dyn Freeing>)> {
-    let slot = (size + 15) / 16 * 16;
+    let slot = size.next_multiple_of(16);
     vec![
         ("morph_context", Box::new(MorphContext::new())),
         ("morph_pool", Box::new(Pool(SlabPool::new(slot).unwrap()))),
