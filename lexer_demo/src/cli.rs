@@ -8,7 +8,7 @@ use crate::backend::{Backend, HeapBackend};
 use crate::diagnostics::{render_pretty, Diagnostic};
 use crate::frontend::compile;
 use crate::lexer::TokenStream;
-use crate::mem::{compare_table, measure, render, svg_chart, MemBackend};
+use crate::mem::{compare_table, measure_with, render, svg_chart, MemBackend};
 use crate::parser::parse;
 use crate::printer::print_program;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -76,6 +76,9 @@ struct MemArgs {
     /// Use the finer size-class table (steps of 16 to 128, then 32).
     #[arg(long)]
     fine: bool,
+    /// Slab size of the morph backend in KiB (a power of two, 4 to 65536).
+    #[arg(long, value_name = "KIB", default_value_t = 64)]
+    slab_kib: usize,
     /// Run every backend on the file and print one table side by side.
     #[arg(long)]
     compare: bool,
@@ -302,7 +305,7 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
     let mut reports = Vec::new();
     let mut diagnostics = Vec::new();
     for b in backends {
-        match measure(source, b, args.fine) {
+        match measure_with(source, b, args.fine, args.slab_kib.saturating_mul(1024)) {
             Ok((r, d)) => {
                 reports.push(r);
                 diagnostics = d;
@@ -327,8 +330,9 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
         value.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
     } else if args.compare {
         format!(
-            "compile footprint of {name}, {} size classes\n{}",
+            "compile footprint of {name}, {} size classes, {} KiB slabs\n{}",
             reports[0].size_classes,
+            reports[0].slab_size / 1024,
             compare_table(&reports)
         )
     } else {

@@ -156,6 +156,8 @@ pub struct MemReport {
     pub backend: MemBackend,
     /// `power-of-two` or `fine` (morph backends).
     pub size_classes: &'static str,
+    /// Slab size of the morph backend.
+    pub slab_size: usize,
     /// Source size.
     pub source_bytes: usize,
     /// Source lines.
@@ -199,6 +201,22 @@ pub fn measure(
     backend: MemBackend,
     fine: bool,
 ) -> Result<(MemReport, Vec<Diagnostic>), String> {
+    measure_with(source, backend, fine, morph_runtime::DEFAULT_SLAB_SIZE)
+}
+
+/// As [`measure`], with the morph backends' slabs of `slab_size` bytes.
+///
+/// ```
+/// use lexer_demo::mem::{measure_with, MemBackend};
+/// let (r, _) = measure_with("print 1;", MemBackend::Morph, true, 16 * 1024).unwrap();
+/// assert_eq!(r.slab_size, 16 * 1024);
+/// ```
+pub fn measure_with(
+    source: &str,
+    backend: MemBackend,
+    fine: bool,
+    slab_size: usize,
+) -> Result<(MemReport, Vec<Diagnostic>), String> {
     let classes = if fine {
         SizeClasses::fine()
     } else {
@@ -208,6 +226,7 @@ pub fn measure(
     let mut report = MemReport {
         backend,
         size_classes: if fine { "fine" } else { "power-of-two" },
+        slab_size,
         source_bytes: source.len(),
         lines: source.lines().count(),
         heap_peak_bytes: 0,
@@ -226,7 +245,9 @@ pub fn measure(
     let diagnostics = match backend {
         MemBackend::Morph | MemBackend::MorphArena => {
             let config = if backend == MemBackend::Morph {
-                Config::compiler().size_classes(classes)
+                Config::compiler()
+                    .size_classes(classes)
+                    .slab_size(slab_size)
             } else {
                 Config::arena_only()
             };
@@ -307,11 +328,12 @@ pub fn render(r: &MemReport, name: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "compile footprint of {name} ({} bytes, {} lines), backend {}, {} size classes",
+        "compile footprint of {name} ({} bytes, {} lines), backend {}, {} size classes, {} KiB slabs",
         u(r.source_bytes),
         u(r.lines),
         r.backend.name(),
-        r.size_classes
+        r.size_classes,
+        r.slab_size / 1024
     );
     if r.heap_measured {
         let _ = writeln!(
@@ -454,7 +476,7 @@ pub fn compare_table(reports: &[MemReport]) -> String {
 /// assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
 /// ```
 pub fn svg_chart(reports: &[MemReport], title: &str) -> String {
-    let (bar_w, gap, left, top, height) = (90.0, 40.0, 70.0, 50.0, 300.0);
+    let (bar_w, gap, left, top, height) = (90.0, 40.0, 70.0, 85.0, 300.0);
     let max = reports
         .iter()
         .map(|r| r.heap_peak_bytes.max(r.ast_payload_bytes as usize))
@@ -475,11 +497,10 @@ pub fn svg_chart(reports: &[MemReport], title: &str) -> String {
     );
     let _ = writeln!(
         s,
-        r##"<rect x="{}" y="30" width="12" height="12" fill="#4e79a7"/><text x="{}" y="40">AST payload</text><rect x="{}" y="30" width="12" height="12" fill="#f28e2b"/><text x="{}" y="40">overhead</text>"##,
-        width - 230.0,
-        width - 214.0,
-        width - 120.0,
-        width - 104.0
+        r##"<rect x="{left}" y="37" width="12" height="12" fill="#4e79a7"/><text x="{}" y="47">AST payload</text><rect x="{}" y="37" width="12" height="12" fill="#f28e2b"/><text x="{}" y="47">overhead (headers, slack, free space, parser and resolver tables)</text>"##,
+        left + 16.0,
+        left + 110.0,
+        left + 126.0
     );
     for (i, r) in reports.iter().enumerate() {
         let x = left + gap + i as f64 * (bar_w + gap);

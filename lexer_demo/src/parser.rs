@@ -20,7 +20,9 @@
 //! as they are long, and every later pass over the tree recurses. So the
 //! height of every tree the parser returns is bounded too.
 
-use crate::ast::{Expr, Function, Ident, Literal, NodeKind, NodeTally, Op, Program, Stmt, UseId};
+use crate::ast::{
+    Class, Expr, Function, Ident, Literal, NodeKind, NodeTally, Op, Program, Stmt, UseId,
+};
 use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::lexer::{SourceTooLarge, TokenStream};
@@ -219,7 +221,6 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
     fn ident(&self, t: Token) -> Ident<'a> {
         Ident {
             name: self.lexeme(t),
-            offset: t.start,
         }
     }
 
@@ -408,11 +409,12 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
             self.scratch.functions.push(m);
         }
         self.consume(TokenKind::RightBrace, "Expect '}' after class body.")?;
-        Ok(Stmt::Class {
+        let class = Class {
             name: self.ident(name),
             superclass,
             methods: self.finish_list(|s| &mut s.functions, start)?,
-        })
+        };
+        Ok(Stmt::Class(self.place(class, NodeKind::Class)?))
     }
 
     /// A function or, with `method`, a method (the messages differ).

@@ -224,18 +224,14 @@ fn stmt(lines: &mut Vec<String>, s: &Stmt<'_>, depth: usize) {
             close(lines);
         }
         Stmt::Function(f) => function(lines, f, depth),
-        Stmt::Class {
-            name,
-            superclass,
-            methods,
-        } => {
-            let mut head = format!("(class {}", name.name);
-            if let Some(sup) = superclass {
+        Stmt::Class(class) => {
+            let mut head = format!("(class {}", class.name.name);
+            if let Some(sup) = class.superclass {
                 head.push_str(" < ");
                 expr(&mut head, sup);
             }
             line(lines, depth, head);
-            for m in methods {
+            for m in class.methods {
                 function(lines, m, depth + 1);
             }
             close(lines);

@@ -130,6 +130,7 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         class: ClassType::None,
         diagnostics: Vec::new(),
         lines: &lines,
+        source,
     };
     r.statements(program.statements);
     (Resolution { depths: r.depths }, r.diagnostics)
@@ -145,6 +146,7 @@ struct Resolver<'a, 'l> {
     class: ClassType,
     diagnostics: Vec<Diagnostic>,
     lines: &'l LazyLines<'l>,
+    source: &'l str,
 }
 
 impl<'a> Resolver<'a, '_> {
@@ -181,7 +183,7 @@ impl<'a> Resolver<'a, '_> {
         if scope.insert(name.name, false).is_some() {
             self.error(
                 name.name,
-                name.offset,
+                name.offset_in(self.source),
                 "Already a variable with this name in this scope.",
             );
         }
@@ -223,11 +225,8 @@ impl<'a> Resolver<'a, '_> {
                 self.statements(list);
                 self.end();
             }
-            Stmt::Class {
-                name,
-                superclass,
-                methods,
-            } => {
+            Stmt::Class(class) => {
+                let (name, superclass, methods) = (class.name, class.superclass, class.methods);
                 let enclosing = std::mem::replace(&mut self.class, ClassType::Class);
                 self.declare(name);
                 self.define(name.name);
@@ -236,7 +235,7 @@ impl<'a> Resolver<'a, '_> {
                         if sname.name == name.name {
                             self.error(
                                 sname.name,
-                                sname.offset,
+                                sname.offset_in(self.source),
                                 "A class can't inherit from itself.",
                             );
                         }
@@ -357,7 +356,7 @@ impl<'a> Resolver<'a, '_> {
                 if self.scopes.last().and_then(|s| s.get(name.name)) == Some(&false) {
                     self.error(
                         name.name,
-                        name.offset,
+                        name.offset_in(self.source),
                         "Can't read local variable in its own initializer.",
                     );
                 }
