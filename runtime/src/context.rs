@@ -216,12 +216,8 @@ impl MorphContext {
         // occupies the 8 bytes before the payload, inside the slot.
         unsafe {
             let payload = slot.as_ptr().add(1 << shift);
-            payload.sub(HEADER_SIZE).cast::<Header>().write(Header::new(
-                size as u32,
-                tag,
-                class as u8,
-                shift,
-            ));
+            Header::new(size as u32, tag, class as u8, shift)
+                .store(payload.sub(HEADER_SIZE).cast());
             Ok(NonNull::new_unchecked(payload))
         }
     }
@@ -251,12 +247,8 @@ impl MorphContext {
         // `offset >= 8`; the header goes in the 8 bytes before the payload.
         unsafe {
             let payload = start.as_ptr().add(offset);
-            payload.sub(HEADER_SIZE).cast::<Header>().write(Header::new(
-                size as u32,
-                tag,
-                ARENA_CLASS,
-                shift,
-            ));
+            Header::new(size as u32, tag, ARENA_CLASS, shift)
+                .store(payload.sub(HEADER_SIZE).cast());
             Ok(NonNull::new_unchecked(payload))
         }
     }
