@@ -95,6 +95,33 @@ pub struct ArenaMark {
     addr: usize,
 }
 
+impl ArenaMark {
+    /// The mark as plain words, for the C ABI.
+    #[cfg(feature = "ffi")]
+    pub(crate) fn to_words(self) -> [u64; 5] {
+        [
+            self.arena,
+            self.epoch,
+            self.chunk_seq,
+            self.newest_seq,
+            self.addr as u64,
+        ]
+    }
+
+    /// A mark from plain words. Any words are safe: `rewind` refuses a mark
+    /// that does not describe a live position of its arena.
+    #[cfg(feature = "ffi")]
+    pub(crate) fn from_words(w: [u64; 5]) -> ArenaMark {
+        ArenaMark {
+            arena: w[0],
+            epoch: w[1],
+            chunk_seq: w[2],
+            newest_seq: w[3],
+            addr: w[4] as usize,
+        }
+    }
+}
+
 /// Statistics of an arena.
 ///
 /// ```

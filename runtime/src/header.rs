@@ -81,6 +81,7 @@ const FLAG_MASK: u8 = (1 << FLAG_BITS) - 1;
 // The shift has 5 bits: every alignment the runtime accepts must fit.
 const _: () = assert!(crate::arena::MAX_ALIGN.trailing_zeros() < 32);
 
+/// cbindgen:ignore
 impl Header {
     /// The mark bit, for a collector's mark phase.
     pub const MARK: u8 = 1 << 0;

@@ -31,6 +31,8 @@
 //! - Debug checks (feature `debug-checks`): poisoning, double-free,
 //!   foreign-pointer and overflow detection, leak reports by type tag with
 //!   allocation sites; nothing of it is compiled when the feature is off.
+//! - A C ABI (feature `ffi`; header `runtime/include/morph_runtime.h`):
+//!   fixed pools (`mp_pool_*`), arenas (`mp_arena_*`), contexts (`morph_*`).
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
 //!
 //! ```
@@ -62,6 +64,8 @@ mod context;
 #[cfg(feature = "debug-checks")]
 pub mod debug;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod fixed_pool;
 mod growable_pool;
 mod header;

@@ -1,0 +1,680 @@
+//! The C ABI (cargo feature `ffi`). The header is
+//! `runtime/include/morph_runtime.h`, generated with cbindgen and checked in.
+//!
+//! Conventions:
+//! - Handles are opaque pointers. `*_create` returns a handle the caller owns
+//!   and must give back to the matching `*_destroy`, once; `NULL` means the
+//!   creation failed. Every function accepts `NULL` handles and answers
+//!   `NULL`, `0` or an error code; destroying `NULL` does nothing.
+//! - Memory returned by `*_alloc` belongs to the pool, arena or context it
+//!   came from: give it back with that object's `*_free` (pools, contexts),
+//!   or it is reclaimed by `*_reset` / `*_destroy`.
+//! - Functions returning `int` answer `MORPH_OK` (0) or a negative
+//!   `MORPH_ERR_*` code. Pointers that the object did not hand out, and
+//!   double frees, are detected and refused with an error; nothing is
+//!   corrupted.
+//! - No Rust panic crosses the boundary: each call catches one and answers
+//!   `MORPH_ERR_INTERNAL` (or `NULL`).
+//! - Handles are not thread-safe: use each from one thread at a time.
+
+use crate::arena::{Arena, ArenaMark};
+use crate::config::Config;
+use crate::context::MorphContext;
+use crate::error::RewindError;
+use crate::fixed_pool::{FreeError, RawFixedPool};
+use crate::header::TypeTag;
+use crate::size_class::SizeClasses;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::{c_char, c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+
+/// Success.
+pub const MORPH_OK: c_int = 0;
+/// A required handle or out-pointer was NULL.
+pub const MORPH_ERR_NULL: c_int = -1;
+/// An argument was out of range: a zero or huge size, an alignment that is
+/// not a power of two, an unknown preset.
+pub const MORPH_ERR_INVALID: c_int = -2;
+/// The pointer was not handed out by this pool or context.
+pub const MORPH_ERR_FOREIGN: c_int = -3;
+/// The pointer was already freed (or is not the start of a live object).
+pub const MORPH_ERR_NOT_LIVE: c_int = -4;
+/// No memory: the pool is full, the budget is spent, or the system refused.
+pub const MORPH_ERR_NO_MEMORY: c_int = -5;
+/// The arena mark is stale or belongs to another arena.
+pub const MORPH_ERR_BAD_MARK: c_int = -6;
+/// An internal error was caught at the boundary.
+pub const MORPH_ERR_INTERNAL: c_int = -7;
+
+/// `morph_context_create` preset: pools and arena (the default).
+pub const MORPH_PRESET_COMPILER: c_int = 0;
+/// `morph_context_create` preset: every object in the arena.
+pub const MORPH_PRESET_ARENA_ONLY: c_int = 1;
+/// `morph_context_create` preset: pools with the finer size-class table.
+pub const MORPH_PRESET_FINE: c_int = 2;
+
+/// Largest size any `*_alloc` accepts (1 GiB).
+pub const MORPH_MAX_ALLOC: usize = 1 << 30;
+
+/// A fixed-capacity pool of equal-sized objects (opaque).
+pub struct MpPool(RawFixedPool);
+
+/// A chunked bump arena (opaque).
+pub struct MpArena(Arena);
+
+/// A memory context (opaque): the pools, the arena, the headers, and a set of
+/// live objects so that frees can be checked.
+pub struct MorphContextHandle {
+    ctx: MorphContext,
+    live: RefCell<HashSet<usize>>,
+}
+
+/// Statistics of a fixed pool.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MpPoolStats {
+    /// Slots in the pool.
+    pub capacity: usize,
+    /// Bytes per slot.
+    pub slot_size: usize,
+    /// Slots in use.
+    pub live: usize,
+    /// Most slots in use at once.
+    pub peak_live: usize,
+    /// Allocations since creation or the last reset.
+    pub allocations: u64,
+    /// Frees since creation or the last reset.
+    pub frees: u64,
+}
+
+/// Statistics of an arena.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MpArenaStats {
+    /// Chunks held.
+    pub chunks: usize,
+    /// Bytes reserved from the system.
+    pub bytes_reserved: usize,
+    /// Bytes handed out.
+    pub bytes_used: usize,
+    /// Bytes lost at the ends of full chunks.
+    pub bytes_wasted: usize,
+}
+
+/// A position in an arena to rewind to (its fields are private).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MpArenaMark {
+    /// Opaque.
+    pub private_: [u64; 5],
+}
+
+/// Statistics of a context.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MorphStats {
+    /// Objects alive.
+    pub live_objects: usize,
+    /// Payload bytes of live objects.
+    pub live_bytes: usize,
+    /// Header bytes of live objects.
+    pub header_bytes: usize,
+    /// Bytes of live pool slots holding neither payload nor header.
+    pub slack_bytes: usize,
+    /// Bytes reserved from the system (slabs and chunks).
+    pub bytes_reserved: usize,
+    /// Most bytes reserved at once.
+    pub peak_bytes_reserved: usize,
+    /// Slabs held.
+    pub slabs: usize,
+    /// Arena chunks held.
+    pub chunks: usize,
+    /// Allocations since creation or the last reset.
+    pub allocations: u64,
+    /// Frees since creation or the last reset.
+    pub frees: u64,
+}
+
+/// Runs `f`, turning a panic into `fallback`.
+fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+fn valid_align(align: usize) -> bool {
+    align.is_power_of_two() && align <= crate::arena::MAX_ALIGN
+}
+
+/* ========================================================================
+ * Fixed pools
+ * ====================================================================== */
+
+/// ===== Fixed pools =====
+///
+/// Creates a pool of `capacity` objects of `object_size` bytes (objects
+/// smaller than a pointer get a pointer-sized slot; slots are 16-aligned).
+/// Returns NULL when a size is zero or too large or memory is short. The
+/// caller owns the pool: give it to `mp_pool_destroy`.
+#[no_mangle]
+pub extern "C" fn mp_pool_create(object_size: usize, capacity: usize) -> *mut MpPool {
+    guard(ptr::null_mut(), || {
+        if object_size == 0 || object_size > MORPH_MAX_ALLOC || capacity == 0 {
+            return ptr::null_mut();
+        }
+        match RawFixedPool::new(object_size, 16, capacity) {
+            Ok(p) => Box::into_raw(Box::new(MpPool(p))),
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+/// An object's memory (uninitialised), or NULL when the pool is full or the
+/// handle is NULL. The memory belongs to the pool.
+///
+/// # Safety
+/// `pool` is NULL or a live handle from `mp_pool_create`.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pool_alloc(pool: *mut MpPool) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller guarantees `pool` is NULL or live.
+        let Some(pool) = (unsafe { pool.as_ref() }) else {
+            return ptr::null_mut();
+        };
+        pool.0
+            .alloc()
+            .map_or(ptr::null_mut(), |p| p.as_ptr().cast())
+    })
+}
+
+/// Gives an object back. Refuses (and changes nothing) a pointer the pool did
+/// not hand out (`MORPH_ERR_FOREIGN`) or one already freed
+/// (`MORPH_ERR_NOT_LIVE`).
+///
+/// # Safety
+/// `pool` is NULL or a live handle; after `MORPH_OK` the object must not be
+/// used.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pool_free(pool: *mut MpPool, ptr: *mut c_void) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees `pool` is NULL or live.
+        let Some(pool) = (unsafe { pool.as_ref() }) else {
+            return MORPH_ERR_NULL;
+        };
+        let Some(p) = NonNull::new(ptr.cast::<u8>()) else {
+            return MORPH_ERR_NULL;
+        };
+        // SAFETY: `free_checked` refuses anything but a live slot; the
+        // caller gives a live slot up.
+        match unsafe { pool.0.free_checked(p) } {
+            Ok(()) => MORPH_OK,
+            Err(FreeError::Foreign) => MORPH_ERR_FOREIGN,
+            Err(FreeError::NotLive) => MORPH_ERR_NOT_LIVE,
+        }
+    })
+}
+
+/// Frees every object of the pool at once.
+///
+/// # Safety
+/// `pool` is NULL or a live handle; no object of it is used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pool_reset(pool: *mut MpPool) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees `pool` is NULL or live and not in use.
+        let Some(pool) = (unsafe { pool.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        pool.0.reset();
+        MORPH_OK
+    })
+}
+
+/// Fills `*out` with the pool's statistics.
+///
+/// # Safety
+/// `pool` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pool_stats(pool: *const MpPool, out: *mut MpPoolStats) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees both are NULL or valid.
+        let (Some(pool), Some(out)) = (unsafe { pool.as_ref() }, unsafe { out.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        let s = pool.0.stats();
+        *out = MpPoolStats {
+            capacity: s.capacity,
+            slot_size: s.slot_size,
+            live: s.live,
+            peak_live: s.peak_live,
+            allocations: s.allocations,
+            frees: s.frees,
+        };
+        MORPH_OK
+    })
+}
+
+/// Destroys the pool and all its objects. NULL does nothing.
+///
+/// # Safety
+/// `pool` is NULL or a live handle, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn mp_pool_destroy(pool: *mut MpPool) {
+    guard((), || {
+        if !pool.is_null() {
+            // SAFETY: the handle came from `Box::into_raw` in `mp_pool_create`.
+            drop(unsafe { Box::from_raw(pool) });
+        }
+    })
+}
+
+/* ========================================================================
+ * Arenas
+ * ====================================================================== */
+
+/// ===== Arenas =====
+///
+/// Creates an arena whose first chunk holds `initial_size` bytes (rounded up
+/// to a power of two, at least 256; 0 means the default 4 KiB); chunks then
+/// double up to 2 MiB (or to the initial size, if larger). Returns NULL if
+/// `initial_size` is above 1 GiB. The caller owns the arena: give it to
+/// `mp_arena_destroy`.
+#[no_mangle]
+pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
+    guard(ptr::null_mut(), || {
+        if initial_size > MORPH_MAX_ALLOC {
+            return ptr::null_mut();
+        }
+        let first = if initial_size == 0 {
+            crate::arena::DEFAULT_FIRST_CHUNK
+        } else {
+            initial_size.next_power_of_two().max(256)
+        };
+        let cap = first.max(crate::arena::DEFAULT_CHUNK_CAP);
+        match Arena::with_chunk_sizes(first, cap) {
+            Ok(a) => Box::into_raw(Box::new(MpArena(a))),
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+/// `size` bytes aligned to `align` (a power of two), or NULL for a NULL
+/// handle, a zero or too large size, a bad alignment, or no memory. The
+/// memory belongs to the arena until reset, rewind or destroy.
+///
+/// # Safety
+/// `arena` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_alloc(
+    arena: *mut MpArena,
+    size: usize,
+    align: usize,
+) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller guarantees `arena` is NULL or live.
+        let Some(arena) = (unsafe { arena.as_ref() }) else {
+            return ptr::null_mut();
+        };
+        if size == 0 || size > MORPH_MAX_ALLOC || !valid_align(align) {
+            return ptr::null_mut();
+        }
+        std::alloc::Layout::from_size_align(size, align)
+            .ok()
+            .and_then(|l| arena.0.alloc_layout(l).ok())
+            .map_or(ptr::null_mut(), |p| p.as_ptr().cast())
+    })
+}
+
+/// Frees everything the arena handed out; keeps its largest chunk.
+///
+/// # Safety
+/// `arena` is NULL or a live handle; nothing it handed out is used after.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_reset(arena: *mut MpArena) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees `arena` is NULL or live and unused.
+        let Some(arena) = (unsafe { arena.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        arena.0.reset();
+        MORPH_OK
+    })
+}
+
+/// Stores the arena's current position in `*out`.
+///
+/// # Safety
+/// `arena` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_mark(arena: *const MpArena, out: *mut MpArenaMark) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees both are NULL or valid.
+        let (Some(arena), Some(out)) = (unsafe { arena.as_ref() }, unsafe { out.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        *out = MpArenaMark {
+            private_: arena.0.mark().to_words(),
+        };
+        MORPH_OK
+    })
+}
+
+/// Frees everything allocated since `*mark` was taken. A mark from another
+/// arena, or made stale by a reset or an earlier rewind, is refused with
+/// `MORPH_ERR_BAD_MARK` and nothing changes.
+///
+/// # Safety
+/// `arena` is NULL or a live handle; `mark` is NULL or readable; nothing
+/// allocated since the mark is used after.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_rewind(arena: *mut MpArena, mark: *const MpArenaMark) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees both are NULL or valid.
+        let (Some(arena), Some(mark)) = (unsafe { arena.as_mut() }, unsafe { mark.as_ref() })
+        else {
+            return MORPH_ERR_NULL;
+        };
+        match arena.0.rewind(ArenaMark::from_words(mark.private_)) {
+            Ok(()) => MORPH_OK,
+            Err(RewindError::ForeignMark | RewindError::StaleMark) => MORPH_ERR_BAD_MARK,
+        }
+    })
+}
+
+/// Fills `*out` with the arena's statistics.
+///
+/// # Safety
+/// `arena` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_stats(arena: *const MpArena, out: *mut MpArenaStats) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees both are NULL or valid.
+        let (Some(arena), Some(out)) = (unsafe { arena.as_ref() }, unsafe { out.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        let s = arena.0.stats();
+        *out = MpArenaStats {
+            chunks: s.chunks,
+            bytes_reserved: s.bytes_reserved,
+            bytes_used: s.bytes_used,
+            bytes_wasted: s.bytes_wasted,
+        };
+        MORPH_OK
+    })
+}
+
+/// Destroys the arena and everything in it. NULL does nothing.
+///
+/// # Safety
+/// `arena` is NULL or a live handle, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn mp_arena_destroy(arena: *mut MpArena) {
+    guard((), || {
+        if !arena.is_null() {
+            // SAFETY: the handle came from `Box::into_raw` in `mp_arena_create`.
+            drop(unsafe { Box::from_raw(arena) });
+        }
+    })
+}
+
+/* ========================================================================
+ * Contexts
+ * ====================================================================== */
+
+/// ===== Contexts =====
+///
+/// Creates a context with a preset (`MORPH_PRESET_*`); NULL for an unknown
+/// preset. The caller owns it: give it to `morph_context_destroy`.
+#[no_mangle]
+pub extern "C" fn morph_context_create(preset: c_int) -> *mut MorphContextHandle {
+    guard(ptr::null_mut(), || {
+        let config = match preset {
+            MORPH_PRESET_COMPILER => Config::compiler(),
+            MORPH_PRESET_ARENA_ONLY => Config::arena_only(),
+            MORPH_PRESET_FINE => Config::compiler().size_classes(SizeClasses::fine()),
+            _ => return ptr::null_mut(),
+        };
+        match config.build() {
+            Ok(ctx) => Box::into_raw(Box::new(MorphContextHandle {
+                ctx,
+                live: RefCell::new(HashSet::new()),
+            })),
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+/// An object of `size` bytes aligned to `align`, with type tag `tag` in its
+/// header; NULL for a NULL handle, a zero or too large size, a bad
+/// alignment, or no memory. It belongs to the context: free it with
+/// `morph_free`, or it goes with `morph_reset` / `morph_context_destroy`.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn morph_alloc(
+    ctx: *mut MorphContextHandle,
+    size: usize,
+    align: usize,
+    tag: u16,
+) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let Some(h) = (unsafe { ctx.as_ref() }) else {
+            return ptr::null_mut();
+        };
+        if size == 0 || size > MORPH_MAX_ALLOC || !valid_align(align) {
+            return ptr::null_mut();
+        }
+        let Ok(layout) = std::alloc::Layout::from_size_align(size, align) else {
+            return ptr::null_mut();
+        };
+        match h.ctx.alloc_layout(layout, TypeTag(tag)) {
+            Ok(p) => {
+                h.live.borrow_mut().insert(p.as_ptr() as usize);
+                p.as_ptr().cast()
+            }
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+/// Looks `ptr` up: `Ok` if it is a live object of `h`.
+fn check_live(h: &MorphContextHandle, ptr: *mut c_void) -> Result<NonNull<u8>, c_int> {
+    let p = NonNull::new(ptr.cast::<u8>()).ok_or(MORPH_ERR_NULL)?;
+    if h.live.borrow().contains(&(p.as_ptr() as usize)) {
+        Ok(p)
+    } else if h.ctx.owns(p.as_ptr()) {
+        Err(MORPH_ERR_NOT_LIVE)
+    } else {
+        Err(MORPH_ERR_FOREIGN)
+    }
+}
+
+/// Frees an object. Refuses (and changes nothing) a pointer this context did
+/// not hand out (`MORPH_ERR_FOREIGN`) or one already freed
+/// (`MORPH_ERR_NOT_LIVE`).
+///
+/// # Safety
+/// `ctx` is NULL or a live handle; after `MORPH_OK` the object is not used.
+#[no_mangle]
+pub unsafe extern "C" fn morph_free(ctx: *mut MorphContextHandle, ptr: *mut c_void) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let Some(h) = (unsafe { ctx.as_ref() }) else {
+            return MORPH_ERR_NULL;
+        };
+        match check_live(h, ptr) {
+            Ok(p) => {
+                h.live.borrow_mut().remove(&(p.as_ptr() as usize));
+                // SAFETY: `p` is a live object of this context (checked) and
+                // the caller gives it up.
+                unsafe { h.ctx.free(p) };
+                MORPH_OK
+            }
+            Err(code) => code,
+        }
+    })
+}
+
+/// Resizes an object to `new_size` bytes, keeping its contents (up to the
+/// smaller size), alignment and tag; it may move. Returns the new pointer,
+/// or NULL (the old object unchanged and still live) for a NULL handle, a
+/// pointer that is not a live object of this context, a zero or too large
+/// size, or no memory.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle; after a non-NULL answer the old pointer is
+/// not used.
+#[no_mangle]
+pub unsafe extern "C" fn morph_realloc(
+    ctx: *mut MorphContextHandle,
+    ptr: *mut c_void,
+    new_size: usize,
+) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let Some(h) = (unsafe { ctx.as_ref() }) else {
+            return ptr::null_mut();
+        };
+        if new_size == 0 || new_size > MORPH_MAX_ALLOC {
+            return ptr::null_mut();
+        }
+        let Ok(p) = check_live(h, ptr) else {
+            return ptr::null_mut();
+        };
+        // SAFETY: `p` is live (checked); on success the caller gives it up.
+        match unsafe { h.ctx.realloc(p, new_size) } {
+            Ok(q) => {
+                let mut live = h.live.borrow_mut();
+                live.remove(&(p.as_ptr() as usize));
+                live.insert(q.as_ptr() as usize);
+                q.as_ptr().cast()
+            }
+            Err(_) => ptr::null_mut(),
+        }
+    })
+}
+
+/// Frees every object of the context at once.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle; no object of it is used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn morph_reset(ctx: *mut MorphContextHandle) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees `ctx` is NULL or live and unused.
+        let Some(h) = (unsafe { ctx.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        h.ctx.reset();
+        h.live.get_mut().clear();
+        MORPH_OK
+    })
+}
+
+/// Fills `*out` with the context's statistics.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn morph_stats(
+    ctx: *const MorphContextHandle,
+    out: *mut MorphStats,
+) -> c_int {
+    guard(MORPH_ERR_INTERNAL, || {
+        // SAFETY: the caller guarantees both are NULL or valid.
+        let (Some(h), Some(out)) = (unsafe { ctx.as_ref() }, unsafe { out.as_mut() }) else {
+            return MORPH_ERR_NULL;
+        };
+        let s = h.ctx.stats();
+        *out = MorphStats {
+            live_objects: s.live_objects,
+            live_bytes: s.live_bytes,
+            header_bytes: s.header_bytes,
+            slack_bytes: s.pools.slack_bytes,
+            bytes_reserved: s.bytes_reserved,
+            peak_bytes_reserved: s.peak_bytes_reserved,
+            slabs: s.pools.slabs,
+            chunks: s.arena.chunks.chunks,
+            allocations: s.allocations,
+            frees: s.frees,
+        };
+        MORPH_OK
+    })
+}
+
+/// Writes the statistics as JSON, NUL-terminated, into `buf` if `len` bytes
+/// hold it. Returns the bytes the report needs, NUL included (0 for a NULL
+/// handle): call with `len` 0 to learn the size.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle; `buf` is NULL or writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn morph_report_json(
+    ctx: *const MorphContextHandle,
+    buf: *mut c_char,
+    len: usize,
+) -> usize {
+    guard(0, || {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let Some(h) = (unsafe { ctx.as_ref() }) else {
+            return 0;
+        };
+        let json = h.ctx.report_json();
+        let needed = json.len() + 1;
+        if !buf.is_null() && len >= needed {
+            // SAFETY: `buf` holds `len >= needed` bytes (the caller's promise).
+            unsafe {
+                ptr::copy_nonoverlapping(json.as_ptr(), buf.cast::<u8>(), json.len());
+                *buf.add(json.len()) = 0;
+            }
+        }
+        needed
+    })
+}
+
+/// Destroys the context and all its objects. NULL does nothing.
+///
+/// # Safety
+/// `ctx` is NULL or a live handle, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn morph_context_destroy(ctx: *mut MorphContextHandle) {
+    guard((), || {
+        if !ctx.is_null() {
+            // SAFETY: the handle came from `Box::into_raw` in
+            // `morph_context_create`.
+            drop(unsafe { Box::from_raw(ctx) });
+        }
+    })
+}
+
+/* ========================================================================
+ * Version
+ * ====================================================================== */
+
+/// ===== Version =====
+///
+/// The major version number.
+#[no_mangle]
+pub extern "C" fn morph_version_major() -> u32 {
+    env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0)
+}
+
+/// The minor version number.
+#[no_mangle]
+pub extern "C" fn morph_version_minor() -> u32 {
+    env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0)
+}
+
+/// The patch version number.
+#[no_mangle]
+pub extern "C" fn morph_version_patch() -> u32 {
+    env!("CARGO_PKG_VERSION_PATCH").parse().unwrap_or(0)
+}
+
+/// The version as a static NUL-terminated string (`"0.1.0"`); do not free it.
+#[no_mangle]
+pub extern "C" fn morph_version_string() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -1,0 +1,13 @@
+//! Runs the C test suite (tests/c/suite.c) against the C ABI: lifecycle,
+//! allocation, capacity, reset, reuse, large objects, alignment, out of
+//! memory, statistics, NULL handles and misuse. .ci/run also runs this binary
+//! under `valgrind --error-exitcode=1`.
+
+#[test]
+fn c_suite_passes() {
+    assert_eq!(
+        morph_tests::run_c_suite(),
+        0,
+        "failed checks in tests/c/suite.c (printed above)"
+    );
+}
