@@ -38,6 +38,22 @@ impl std::error::Error for SourceTooLarge {}
 /// Largest source the lexer accepts: spans are 32-bit offsets.
 pub const MAX_SOURCE: usize = u32::MAX as usize - 1;
 
+/// Refuses a source too long for 32-bit spans.
+///
+/// ```
+/// use lexer_demo::lexer::{check_source_len, MAX_SOURCE};
+/// assert!(check_source_len(MAX_SOURCE).is_ok());
+/// let err = check_source_len(MAX_SOURCE + 1).unwrap_err();
+/// assert_eq!(err.to_string(), "source of 4294967295 bytes is too large (the limit is 4294967294 bytes)");
+/// ```
+pub fn check_source_len(len: usize) -> Result<(), SourceTooLarge> {
+    if len > MAX_SOURCE {
+        Err(SourceTooLarge { len })
+    } else {
+        Ok(())
+    }
+}
+
 /// A lexer over one source text: yields tokens and lexical errors in order,
 /// then one [`TokenKind::Eof`] token, then `None`.
 ///
@@ -66,9 +82,7 @@ impl<'src> Lexer<'src> {
     /// assert!(Lexer::new("var a;").is_ok());
     /// ```
     pub fn new(source: &'src str) -> Result<Lexer<'src>, SourceTooLarge> {
-        if source.len() > MAX_SOURCE {
-            return Err(SourceTooLarge { len: source.len() });
-        }
+        check_source_len(source.len())?;
         Ok(Lexer {
             inner: TokenKind::lexer(source),
             lines: LazyLines::new(source),

@@ -7,5 +7,6 @@ mod fragmentation;
 mod model;
 mod reuse;
 mod shared;
+mod shared_model;
 mod torture;
 mod util;

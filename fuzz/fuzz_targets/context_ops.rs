@@ -1,0 +1,150 @@
+//! A context and an arena driven by arbitrary operation sequences (alloc of
+//! any size and alignment, free, realloc, reset, mark, rewind), checked
+//! against a model after every step: contents kept, no overlap, alignment,
+//! statistics consistent, no misuse reported by the debug checks.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use morph_runtime::{Arena, Config, MorphContext, SizeClasses, TypeTag, HEADER_SIZE};
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Alloc { size: u16, align_shift: u8, tag: u16 },
+    Free(u8),
+    Realloc(u8, u16),
+    Reset,
+    ArenaAlloc { size: u16, align_shift: u8 },
+    Mark,
+    Rewind(u8),
+    ArenaReset,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Case {
+    fine: bool,
+    small_slabs: bool,
+    arena_only: bool,
+    budget_kib: Option<u16>,
+    ops: Vec<Op>,
+}
+
+#[derive(Clone, Copy)]
+struct Obj {
+    ptr: NonNull<u8>,
+    size: usize,
+    align: usize,
+    fill: u8,
+}
+
+fn fill(o: &Obj) {
+    // SAFETY: the model only holds live objects of `size` bytes.
+    unsafe { o.ptr.as_ptr().write_bytes(o.fill, o.size) };
+}
+
+fn check(objs: &[Obj], gap: usize) {
+    let mut spans: Vec<(usize, usize)> = objs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.ptr.as_ptr() as usize % o.align, 0);
+            // SAFETY: live object of `size` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(o.ptr.as_ptr(), o.size) };
+            assert!(bytes.iter().all(|&b| b == o.fill), "contents lost");
+            (o.ptr.as_ptr() as usize - gap, o.ptr.as_ptr() as usize + o.size)
+        })
+        .collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlap");
+    }
+}
+
+fuzz_target!(|case: Case| {
+    let mut config = if case.arena_only { Config::arena_only() } else { Config::compiler() };
+    if case.fine {
+        config = config.size_classes(SizeClasses::fine());
+    }
+    if case.small_slabs {
+        config = config.slab_size(4096).chunk_sizes(256, 4096);
+    }
+    if let Some(kib) = case.budget_kib {
+        config = config.budget(kib as usize * 1024);
+    }
+    let mut ctx: MorphContext = config.build().unwrap();
+    let mut arena = Arena::with_chunk_sizes(256, 4096).unwrap();
+    let (mut live, mut in_arena) = (Vec::<Obj>::new(), Vec::<Obj>::new());
+    let mut marks = Vec::new();
+    let mut n = 0u8;
+    for op in case.ops.iter().take(300) {
+        n = n.wrapping_add(1).max(1);
+        match *op {
+            Op::Alloc { size, align_shift, tag } => {
+                let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
+                if let Ok(ptr) = ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(tag)) {
+                    let o = Obj { ptr, size, align, fill: n };
+                    fill(&o);
+                    live.push(o);
+                }
+            }
+            Op::Free(i) if !live.is_empty() => {
+                let o = live.swap_remove(i as usize % live.len());
+                // SAFETY: live object of `ctx`, freed once.
+                unsafe { ctx.free(o.ptr) };
+            }
+            Op::Realloc(i, size) if !live.is_empty() => {
+                let i = i as usize % live.len();
+                let o = live[i];
+                let size = size as usize % 9000;
+                // SAFETY: live object; on success the old pointer is dropped.
+                if let Ok(ptr) = unsafe { ctx.realloc(o.ptr, size) } {
+                    let kept = o.size.min(size);
+                    // SAFETY: the new object holds at least `kept` bytes.
+                    let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), kept) };
+                    assert!(bytes.iter().all(|&b| b == o.fill), "realloc lost contents");
+                    live[i] = Obj { ptr, size, align: o.align, fill: n };
+                    fill(&live[i]);
+                }
+            }
+            Op::Reset => {
+                ctx.reset();
+                live.clear();
+            }
+            Op::ArenaAlloc { size, align_shift } => {
+                let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
+                if let Ok(ptr) = arena.alloc_layout(Layout::from_size_align(size, align).unwrap()) {
+                    let o = Obj { ptr, size, align, fill: n };
+                    fill(&o);
+                    in_arena.push(o);
+                }
+            }
+            Op::Mark => marks.push((arena.mark(), in_arena.len())),
+            Op::Rewind(i) if !marks.is_empty() => {
+                let i = i as usize % marks.len();
+                let (mark, len) = marks[i];
+                arena.rewind(mark).unwrap();
+                in_arena.truncate(len);
+                marks.truncate(i + 1);
+            }
+            Op::ArenaReset => {
+                arena.reset();
+                in_arena.clear();
+                for (m, _) in marks.drain(..) {
+                    assert!(arena.rewind(m).is_err());
+                }
+            }
+            _ => {}
+        }
+        check(&live, HEADER_SIZE);
+        check(&in_arena, 0);
+        let s = ctx.stats();
+        assert_eq!(s.live_objects, live.len());
+        assert_eq!(s.live_bytes, live.iter().map(|o| o.size).sum::<usize>());
+        assert_eq!(s.allocations - s.frees, live.len() as u64);
+        if let Some(limit) = s.budget {
+            assert!(s.bytes_reserved <= limit);
+        }
+        assert!(ctx.violations().is_empty());
+    }
+});
