@@ -12,11 +12,18 @@ use std::ptr::NonNull;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Alloc { size: u16, align_shift: u8, tag: u16 },
+    Alloc {
+        size: u16,
+        align_shift: u8,
+        tag: u16,
+    },
     Free(u8),
     Realloc(u8, u16),
     Reset,
-    ArenaAlloc { size: u16, align_shift: u8 },
+    ArenaAlloc {
+        size: u16,
+        align_shift: u8,
+    },
     Mark,
     Rewind(u8),
     ArenaReset,
@@ -52,7 +59,10 @@ fn check(objs: &[Obj], gap: usize) {
             // SAFETY: live object of `size` bytes.
             let bytes = unsafe { std::slice::from_raw_parts(o.ptr.as_ptr(), o.size) };
             assert!(bytes.iter().all(|&b| b == o.fill), "contents lost");
-            (o.ptr.as_ptr() as usize - gap, o.ptr.as_ptr() as usize + o.size)
+            (
+                o.ptr.as_ptr() as usize - gap,
+                o.ptr.as_ptr() as usize + o.size,
+            )
         })
         .collect();
     spans.sort_unstable();
@@ -62,7 +72,11 @@ fn check(objs: &[Obj], gap: usize) {
 }
 
 fuzz_target!(|case: Case| {
-    let mut config = if case.arena_only { Config::arena_only() } else { Config::compiler() };
+    let mut config = if case.arena_only {
+        Config::arena_only()
+    } else {
+        Config::compiler()
+    };
     if case.fine {
         config = config.size_classes(SizeClasses::fine());
     }
@@ -80,10 +94,21 @@ fuzz_target!(|case: Case| {
     for op in case.ops.iter().take(300) {
         n = n.wrapping_add(1).max(1);
         match *op {
-            Op::Alloc { size, align_shift, tag } => {
+            Op::Alloc {
+                size,
+                align_shift,
+                tag,
+            } => {
                 let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
-                if let Ok(ptr) = ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(tag)) {
-                    let o = Obj { ptr, size, align, fill: n };
+                if let Ok(ptr) =
+                    ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(tag))
+                {
+                    let o = Obj {
+                        ptr,
+                        size,
+                        align,
+                        fill: n,
+                    };
                     fill(&o);
                     live.push(o);
                 }
@@ -103,7 +128,12 @@ fuzz_target!(|case: Case| {
                     // SAFETY: the new object holds at least `kept` bytes.
                     let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), kept) };
                     assert!(bytes.iter().all(|&b| b == o.fill), "realloc lost contents");
-                    live[i] = Obj { ptr, size, align: o.align, fill: n };
+                    live[i] = Obj {
+                        ptr,
+                        size,
+                        align: o.align,
+                        fill: n,
+                    };
                     fill(&live[i]);
                 }
             }
@@ -114,7 +144,12 @@ fuzz_target!(|case: Case| {
             Op::ArenaAlloc { size, align_shift } => {
                 let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
                 if let Ok(ptr) = arena.alloc_layout(Layout::from_size_align(size, align).unwrap()) {
-                    let o = Obj { ptr, size, align, fill: n };
+                    let o = Obj {
+                        ptr,
+                        size,
+                        align,
+                        fill: n,
+                    };
                     fill(&o);
                     in_arena.push(o);
                 }

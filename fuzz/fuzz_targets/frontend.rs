@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(matches!(code, 0 | 65 | 66), "exit code {code}");
     assert_eq!(code == 66, std::str::from_utf8(data).is_err());
 
-    let Ok(src) = std::str::from_utf8(data) else { return };
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
     let tokens = token_context();
     let ctx = MorphContext::new();
     let morph = compile(src, &ctx, &tokens).expect("small input");

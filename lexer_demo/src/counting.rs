@@ -3,7 +3,9 @@
 //!
 //! The `lexer_demo` binary installs it as the global allocator; a program
 //! that does not install it sees [`installed`] answer `false` and every
-//! figure stay zero. Counting is two relaxed atomic additions and a
+//! figure stay zero. The counters are process-wide: a measurement is only
+//! meaningful while no other thread allocates or frees (the CLI measures on
+//! its only thread; tests that measure must not run in parallel). Counting is two relaxed atomic additions and a
 //! `fetch_max` per call.
 //!
 //! ```

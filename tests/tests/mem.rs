@@ -7,12 +7,22 @@ use morph_tests::{cli, fixtures};
 #[global_allocator]
 static ALLOC: lexer_demo::counting::CountingAlloc = lexer_demo::counting::CountingAlloc;
 
+/// The counting allocator is process-wide: a test measuring while another
+/// allocates or frees on a parallel test thread would see the other's bytes.
+/// Every test here holds this lock while it runs.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn program(lines: usize) -> String {
     lexer_demo::generate::program(lines, 3)
 }
 
 #[test]
 fn heap_peak_is_measured_and_covers_the_ast() {
+    let _serial = serial();
     assert!(lexer_demo::counting::installed());
     let src = program(1000);
     for backend in MemBackend::ALL {
@@ -31,6 +41,7 @@ fn heap_peak_is_measured_and_covers_the_ast() {
 
 #[test]
 fn live_tokens_stay_bounded_whatever_the_size() {
+    let _serial = serial();
     for lines in [100, 1000, 5000] {
         let (r, _) = measure(&program(lines), MemBackend::Morph, false).unwrap();
         assert_eq!(r.peak_live_tokens, 2, "{lines} lines");
@@ -40,6 +51,7 @@ fn live_tokens_stay_bounded_whatever_the_size() {
 
 #[test]
 fn every_backend_places_the_same_nodes() {
+    let _serial = serial();
     let src = program(300);
     let reports: Vec<_> = MemBackend::ALL
         .iter()
@@ -54,6 +66,7 @@ fn every_backend_places_the_same_nodes() {
 
 #[test]
 fn breakdown_adds_up() {
+    let _serial = serial();
     let (r, _) = measure(&program(1000), MemBackend::Morph, true).unwrap();
     let c = r.context.expect("a morph backend has a breakdown");
     let slots: usize = c.classes.iter().map(|k| k.live * k.slot_size).sum();
@@ -67,6 +80,7 @@ fn breakdown_adds_up() {
 
 #[test]
 fn cli_mem_outputs() {
+    let _serial = serial();
     let path = fixtures().join("generated/lines_1000.lox");
     let path = path.to_str().unwrap();
     let (code, out, _) = cli(&["mem", path], b"");
@@ -106,6 +120,7 @@ fn cli_mem_outputs() {
 
 #[test]
 fn cli_mem_reports_compile_errors_with_65() {
+    let _serial = serial();
     let (code, out, err) = cli(&["mem", "-"], b"print ;");
     assert_eq!(code, 65);
     assert!(out.contains("compile footprint"));
