@@ -1,5 +1,5 @@
-//! The AST. Nodes are `Copy` values placed in an allocation [`Backend`]
-//! (crate::backend::Backend); children are references into the backend's
+//! The AST. Nodes are `Copy` values placed in an allocation
+//! [`Backend`](crate::backend::Backend); children are references into the backend's
 //! memory, and names and string literals are slices of the source, never
 //! copies. No node needs `Drop`, so an arena that never drops is enough.
 //!

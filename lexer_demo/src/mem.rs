@@ -4,7 +4,7 @@
 //! Two views are combined:
 //! - the **heap peak**: the most bytes live at once in the process's heap
 //!   during the work, above what was live before it (the source text is read
-//!   before), from the [counting](crate::counting) global allocator; it
+//!   before), from the [`crate::counting`] global allocator; it
 //!   covers everything: slabs and chunks, the parser's temporary vectors, the
 //!   resolver's scopes, the heap backend's nodes;
 //! - for the morph backends, the **context's breakdown**: payload, headers,

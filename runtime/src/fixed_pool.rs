@@ -90,8 +90,9 @@ impl std::error::Error for FreeError {}
 /// An untyped pool of `capacity` slots of one size, in one buffer.
 ///
 /// Slots are at least 8 bytes (room for the free-list link) and aligned as
-/// asked. A bit per slot records which are live, so [`free_checked`]
-/// (Self::free_checked) can refuse foreign pointers and double frees.
+/// asked. A bit per slot records which are live, so
+/// [`free_checked`](Self::free_checked) can refuse foreign pointers and
+/// double frees.
 ///
 /// ```
 /// use morph_runtime::RawFixedPool;
