@@ -11,6 +11,13 @@
 //!
 //! A `Vec` in a context grows through `realloc`: it moves between size classes
 //! and from the pools to the arena as it grows, and back as it shrinks.
+//!
+//! `deallocate`, `grow` and `shrink` may be handed a pointer derived from a
+//! reference to the object (as `Box` does), whose provenance covers the
+//! payload but not the header before it; they first rebuild the pointer from
+//! the context's own slab or chunk pointer, which costs a walk of the slab
+//! and chunk lists (cheap for growing collections, which reallocate rarely;
+//! noticeable for many small `Box`es in a context with many slabs).
 //! Collections in an `Arena` never give memory back until the arena is reset.
 
 use crate::arena::Arena;
@@ -61,6 +68,9 @@ unsafe impl Allocator for &MorphContext {
     }
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
+        // The caller's pointer may be derived from a reference covering the
+        // payload only: rebuild it with the block's provenance first.
+        let ptr = self.rebase(ptr).unwrap_or(ptr);
         // SAFETY: the caller guarantees `ptr` came from `allocate`/`grow`/
         // `shrink` on this context and is not used again.
         unsafe { self.free(ptr) }
@@ -99,6 +109,8 @@ impl MorphContext {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        // As in `deallocate`: the block's provenance, header included.
+        let ptr = self.rebase(ptr).unwrap_or(ptr);
         // SAFETY: the caller guarantees `ptr` is a live object of ours.
         let offset = unsafe { self.header(ptr) }.payload_offset();
         if new.align() <= offset {

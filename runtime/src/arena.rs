@@ -663,7 +663,12 @@ impl Arena {
     /// assert!(!a.owns(&0u8));
     /// ```
     pub fn owns(&self, ptr: *const u8) -> bool {
-        let addr = ptr.addr();
+        self.find(ptr.addr()).is_some()
+    }
+
+    /// The start of the chunk holding address `addr`, as a pointer carrying
+    /// the whole chunk's provenance (walks the chunk list).
+    pub(crate) fn find(&self, addr: usize) -> Option<*mut u8> {
         let mut c = self.newest.get();
         while !c.is_null() {
             // SAFETY: chunks on the list are live.
@@ -672,12 +677,12 @@ impl Arena {
                 unsafe { ChunkHeader::end(c) }.addr(),
             );
             if (start..end).contains(&addr) {
-                return true;
+                return Some(c.cast());
             }
             // SAFETY: as above.
             c = unsafe { (*c).prev };
         }
-        false
+        None
     }
 
     /// Statistics: chunks, bytes reserved, used and wasted.

@@ -682,6 +682,25 @@ impl MorphContext {
         self.pools.iter().any(|p| p.slot_size() != 0 && p.owns(ptr)) || self.arena.owns(ptr)
     }
 
+    /// `ptr` rebuilt from the context's own pointer to the slab or chunk
+    /// holding it, so that it carries the provenance of the whole block,
+    /// header included. A pointer derived from a reference (as
+    /// `allocator_api2`'s `Box` passes to `deallocate`) may only cover the
+    /// payload; reading the header through it would be undefined behaviour
+    /// under Rust's aliasing rules. Walks the slab and chunk lists: for the
+    /// `Allocator` path, not the fast path. `None` if the context does not
+    /// hold `ptr`.
+    pub(crate) fn rebase(&self, ptr: NonNull<u8>) -> Option<NonNull<u8>> {
+        let addr = ptr.as_ptr().addr();
+        let base = self
+            .pools
+            .iter()
+            .filter(|p| p.slot_size() != 0)
+            .find_map(|p| p.find(addr))
+            .or_else(|| self.arena.find(addr))?;
+        NonNull::new(base.with_addr(addr))
+    }
+
     /// Which routing is in force.
     ///
     /// ```

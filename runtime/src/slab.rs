@@ -368,16 +368,22 @@ impl ClassPool {
 
     /// Whether `ptr` points into one of this pool's slabs (walks the slab list).
     pub(crate) fn owns(&self, ptr: *const u8) -> bool {
-        let base = ptr as usize & !(self.slab_size - 1);
+        self.find(ptr.addr()).is_some()
+    }
+
+    /// The base of the slab holding address `addr` in its slot area, as a
+    /// pointer carrying the whole slab's provenance (walks the slab list).
+    pub(crate) fn find(&self, addr: usize) -> Option<*mut u8> {
+        let base = addr & !(self.slab_size - 1);
         let mut slab = self.slabs.get();
         while !slab.is_null() {
-            if slab as usize == base {
-                return ptr as usize >= base + SLAB_DATA_OFFSET;
+            if slab.addr() == base {
+                return (addr >= base + SLAB_DATA_OFFSET).then_some(slab.cast());
             }
             // SAFETY: every slab on the list is live and has a header.
             slab = unsafe { (*slab).next };
         }
-        false
+        None
     }
 }
 
