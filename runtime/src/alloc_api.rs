@@ -207,6 +207,21 @@ mod tests {
         assert!(v.iter().enumerate().all(|(i, l)| l.0 == [i as u8; 64]));
     }
 
+    /// Regression (found by Miri): `Box` frees through a pointer derived
+    /// from a reference to the payload only; the header must be read with
+    /// the block's provenance. Pool-sized and arena-sized values.
+    #[test]
+    fn boxes_free_through_reference_derived_pointers() {
+        let ctx = MorphContext::new();
+        let small = MorphAllocBox::new_in(7u64, &ctx);
+        let large = MorphAllocBox::new_in([3u8; 600], &ctx);
+        let text = MorphAllocBox::new_in(String::from("dropped"), &ctx);
+        assert_eq!((*small, large[599], text.as_str()), (7, 3, "dropped"));
+        assert_eq!(ctx.stats().live_objects, 3);
+        drop((small, large, text));
+        assert_eq!(ctx.stats().live_objects, 0);
+    }
+
     #[test]
     fn arena_vec_and_box() {
         let arena = Arena::new();
