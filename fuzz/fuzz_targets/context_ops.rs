@@ -46,6 +46,25 @@ struct Obj {
     fill: u8,
 }
 
+/// Sizes up to 9,000 bytes, alignments up to 4 KiB.
+fn layout_of(size: u16, align_shift: u8) -> Layout {
+    Layout::from_size_align(size as usize % 9000, 1 << (align_shift % 13)).unwrap()
+}
+
+impl Obj {
+    /// Records a fresh object and fills it with its pattern.
+    fn new(ptr: NonNull<u8>, layout: Layout, pattern: u8) -> Obj {
+        let o = Obj {
+            ptr,
+            size: layout.size(),
+            align: layout.align(),
+            fill: pattern,
+        };
+        fill(&o);
+        o
+    }
+}
+
 fn fill(o: &Obj) {
     // SAFETY: the model only holds live objects of `size` bytes.
     unsafe { o.ptr.as_ptr().write_bytes(o.fill, o.size) };
@@ -99,18 +118,9 @@ fuzz_target!(|case: Case| {
                 align_shift,
                 tag,
             } => {
-                let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
-                if let Ok(ptr) =
-                    ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(tag))
-                {
-                    let o = Obj {
-                        ptr,
-                        size,
-                        align,
-                        fill: n,
-                    };
-                    fill(&o);
-                    live.push(o);
+                let layout = layout_of(size, align_shift);
+                if let Ok(ptr) = ctx.alloc_layout(layout, TypeTag(tag)) {
+                    live.push(Obj::new(ptr, layout, n));
                 }
             }
             Op::Free(i) if !live.is_empty() => {
@@ -142,16 +152,9 @@ fuzz_target!(|case: Case| {
                 live.clear();
             }
             Op::ArenaAlloc { size, align_shift } => {
-                let (size, align) = (size as usize % 9000, 1usize << (align_shift % 13));
-                if let Ok(ptr) = arena.alloc_layout(Layout::from_size_align(size, align).unwrap()) {
-                    let o = Obj {
-                        ptr,
-                        size,
-                        align,
-                        fill: n,
-                    };
-                    fill(&o);
-                    in_arena.push(o);
+                let layout = layout_of(size, align_shift);
+                if let Ok(ptr) = arena.alloc_layout(layout) {
+                    in_arena.push(Obj::new(ptr, layout, n));
                 }
             }
             Op::Mark => marks.push((arena.mark(), in_arena.len())),
