@@ -20,6 +20,11 @@ pub struct MutexPool<T> {
 
 impl<T> MutexPool<T> {
     /// A pool holding `capacity` objects made by `make`.
+    ///
+    /// ```
+    /// let pool = morph_benches::MutexPool::new(3, || 0u8);
+    /// assert_eq!(pool.available(), 3);
+    /// ```
     pub fn new(capacity: usize, make: impl Fn() -> T) -> MutexPool<T> {
         MutexPool {
             free: Mutex::new((0..capacity).map(|_| make()).collect()),
@@ -27,11 +32,23 @@ impl<T> MutexPool<T> {
     }
 
     /// An object, or `None` when all are taken.
+    ///
+    /// ```
+    /// let pool = morph_benches::MutexPool::new(1, || 0u8);
+    /// assert_eq!(pool.take(), Some(0));
+    /// assert_eq!(pool.take(), None);
+    /// ```
     pub fn take(&self) -> Option<T> {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).pop()
     }
 
     /// Returns an object.
+    ///
+    /// ```
+    /// let pool = morph_benches::MutexPool::new(0, || 0u8);
+    /// pool.give(5);
+    /// assert_eq!(pool.take(), Some(5));
+    /// ```
     pub fn give(&self, value: T) {
         self.free
             .lock()
@@ -40,6 +57,11 @@ impl<T> MutexPool<T> {
     }
 
     /// Objects in the pool.
+    ///
+    /// ```
+    /// let pool = morph_benches::MutexPool::new(2, || 0u8);
+    /// assert_eq!(pool.available(), 2);
+    /// ```
     pub fn available(&self) -> usize {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
     }

@@ -30,6 +30,11 @@ pub struct Ident<'a> {
 
 impl Ident<'_> {
     /// Byte offset of the name in `source`, which it must be a slice of.
+    ///
+    /// ```
+    /// let src = "print x;";
+    /// assert_eq!(lexer_demo::ast::Ident { name: &src[6..7] }.offset_in(src), 6);
+    /// ```
     pub fn offset_in(&self, source: &str) -> u32 {
         let offset = (self.name.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
         debug_assert!(
@@ -346,27 +351,67 @@ pub struct NodeTally {
 
 impl NodeTally {
     /// Records one node of `kind` of `bytes` bytes.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{NodeKind, NodeTally};
+    /// let mut t = NodeTally::default();
+    /// t.add(NodeKind::Literal, 40);
+    /// t.add(NodeKind::Literal, 40);
+    /// assert_eq!(t.count(NodeKind::Literal), 2);
+    /// ```
     pub fn add(&mut self, kind: NodeKind, bytes: usize) {
         self.counts[kind as usize] += 1;
         self.bytes[kind as usize] += bytes as u64;
     }
 
     /// Nodes of `kind`.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{NodeKind, NodeTally};
+    /// let mut t = NodeTally::default();
+    /// t.add(NodeKind::Literal, 40);
+    /// t.add(NodeKind::Literal, 40);
+    /// assert_eq!(t.count(NodeKind::Binary), 0);
+    /// ```
     pub fn count(&self, kind: NodeKind) -> u64 {
         self.counts[kind as usize]
     }
 
     /// Bytes of the nodes of `kind`.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{NodeKind, NodeTally};
+    /// let mut t = NodeTally::default();
+    /// t.add(NodeKind::Literal, 40);
+    /// t.add(NodeKind::Literal, 40);
+    /// assert_eq!(t.bytes(NodeKind::Literal), 80);
+    /// ```
     pub fn bytes(&self, kind: NodeKind) -> u64 {
         self.bytes[kind as usize]
     }
 
     /// All nodes.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{NodeKind, NodeTally};
+    /// let mut t = NodeTally::default();
+    /// t.add(NodeKind::Literal, 40);
+    /// t.add(NodeKind::Literal, 40);
+    /// assert_eq!(t.total_nodes(), 2);
+    /// ```
     pub fn total_nodes(&self) -> u64 {
         self.counts.iter().sum()
     }
 
     /// All their bytes: the AST's payload, whatever the backend.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{NodeKind, NodeTally};
+    /// let mut t = NodeTally::default();
+    /// t.add(NodeKind::Literal, 40);
+    /// t.add(NodeKind::Literal, 40);
+    /// assert_eq!(t.total_bytes(), 80);
+    /// ```
     pub fn total_bytes(&self) -> u64 {
         self.bytes.iter().sum()
     }

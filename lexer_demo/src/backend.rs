@@ -104,11 +104,22 @@ pub struct HeapBackend {
 
 impl HeapBackend {
     /// An empty backend.
+    ///
+    /// ```
+    /// assert_eq!(lexer_demo::backend::HeapBackend::new().allocations(), 0);
+    /// ```
     pub fn new() -> HeapBackend {
         HeapBackend::default()
     }
 
     /// How many system allocations it holds.
+    ///
+    /// ```
+    /// use lexer_demo::{ast::NodeKind, backend::{Backend, HeapBackend}};
+    /// let heap = HeapBackend::new();
+    /// heap.place(1u64, NodeKind::Literal).unwrap();
+    /// assert_eq!(heap.allocations(), 1);
+    /// ```
     pub fn allocations(&self) -> usize {
         self.blocks.borrow().len()
     }

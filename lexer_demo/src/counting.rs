@@ -82,6 +82,13 @@ pub struct Window {
 }
 
 /// Opens a measurement window: the peak restarts from the bytes live now.
+///
+/// ```
+/// let w = lexer_demo::counting::open();
+/// let _v = vec![0u8; 100];
+/// // Not installed in doctests, so nothing is counted here.
+/// assert_eq!(w.peak_bytes(), 0);
+/// ```
 pub fn open() -> Window {
     let now = CURRENT.load(Ordering::Relaxed);
     PEAK.store(now, Ordering::Relaxed);
@@ -93,17 +100,33 @@ pub fn open() -> Window {
 
 impl Window {
     /// Most bytes live at once since the window opened, above the baseline.
+    ///
+    /// ```
+    /// let w = lexer_demo::counting::open();
+    /// let _v = vec![0u8; 100];
+    /// assert_eq!(w.peak_bytes(), 0); // counted only where installed
+    /// ```
     pub fn peak_bytes(&self) -> usize {
         PEAK.load(Ordering::Relaxed).saturating_sub(self.baseline)
     }
 
     /// Allocations (and growing reallocations) since the window opened.
+    ///
+    /// ```
+    /// let w = lexer_demo::counting::open();
+    /// let _v = vec![0u8; 100];
+    /// assert_eq!(w.allocations(), 0); // counted only where installed
+    /// ```
     pub fn allocations(&self) -> u64 {
         CALLS.load(Ordering::Relaxed) - self.calls
     }
 }
 
 /// Whether the counting allocator is the global allocator of this process.
+///
+/// ```
+/// assert!(!lexer_demo::counting::installed()); // doctests use the system allocator
+/// ```
 pub fn installed() -> bool {
     let before = CALLS.load(Ordering::Relaxed);
     let probe = std::hint::black_box(Box::new(0u64));

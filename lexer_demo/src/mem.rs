@@ -48,6 +48,10 @@ impl MemBackend {
     ];
 
     /// Its name on the command line and in reports.
+    ///
+    /// ```
+    /// assert_eq!(lexer_demo::mem::MemBackend::MorphArena.name(), "morph-arena");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             MemBackend::Morph => "morph",

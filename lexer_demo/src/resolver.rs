@@ -80,6 +80,14 @@ const GLOBAL: u32 = u32::MAX;
 impl Resolution {
     /// How many scopes out the binding of `id` is; `None` for a global (or an
     /// id the resolver never reached).
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "var g; { var a; a; g; }";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!((res.depth(0), res.depth(1)), (Some(0), None));
+    /// ```
     pub fn depth(&self, id: UseId) -> Option<u32> {
         match self.depths.get(id as usize) {
             Some(&d) if d != GLOBAL => Some(d),
@@ -88,6 +96,14 @@ impl Resolution {
     }
 
     /// How many uses resolve to a local binding.
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "var g; { var a; a; g; }";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!(res.locals(), 1);
+    /// ```
     pub fn locals(&self) -> usize {
         self.depths.iter().filter(|&&d| d != GLOBAL).count()
     }

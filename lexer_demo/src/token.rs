@@ -317,6 +317,10 @@ pub struct LazyLines<'s> {
 
 impl<'s> LazyLines<'s> {
     /// Lines of `source`, not yet indexed.
+    ///
+    /// ```
+    /// assert!(!lexer_demo::token::LazyLines::new("a").is_built());
+    /// ```
     pub fn new(source: &'s str) -> LazyLines<'s> {
         LazyLines {
             source,
@@ -325,11 +329,21 @@ impl<'s> LazyLines<'s> {
     }
 
     /// The index, built now if it was not.
+    ///
+    /// ```
+    /// assert_eq!(lexer_demo::token::LazyLines::new("a\nb").get().line_count(), 2);
+    /// ```
     pub fn get(&self) -> &LineIndex {
         self.index.get_or_init(|| LineIndex::new(self.source))
     }
 
     /// Whether the index was built.
+    ///
+    /// ```
+    /// let l = lexer_demo::token::LazyLines::new("a");
+    /// l.get();
+    /// assert!(l.is_built());
+    /// ```
     pub fn is_built(&self) -> bool {
         self.index.get().is_some()
     }

@@ -26,6 +26,10 @@ pub struct ArenaPool {
 
 impl ArenaPool {
     /// A pool that keeps at most `max_kept` idle arenas.
+    ///
+    /// ```
+    /// assert_eq!(morph_runtime::ArenaPool::new(4).kept(), 0);
+    /// ```
     pub fn new(max_kept: usize) -> ArenaPool {
         ArenaPool {
             kept: RefCell::new(Vec::new()),

@@ -139,11 +139,20 @@ pub struct TagLeaks {
 
 impl LeakReport {
     /// Live objects in all.
+    ///
+    /// ```
+    /// let report = morph_runtime::LeakReport::default();
+    /// assert_eq!(report.live_objects(), 0);
+    /// ```
     pub fn live_objects(&self) -> usize {
         self.by_tag.values().map(|t| t.objects).sum()
     }
 
     /// Whether nothing is live.
+    ///
+    /// ```
+    /// assert!(morph_runtime::LeakReport::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.by_tag.is_empty()
     }

@@ -16,6 +16,55 @@
 //! - No Rust panic crosses the boundary: each call catches one and answers
 //!   `MORPH_ERR_INTERNAL` (or `NULL`).
 //! - Handles are not thread-safe: use each from one thread at a time.
+//!
+//! Every function in use (the same calls a C program makes; the C test
+//! suite in `tests/c/suite.c` covers each case):
+//!
+//! ```
+//! use morph_runtime::ffi::*;
+//! use std::ptr::null_mut;
+//! // SAFETY: every handle is used while alive and destroyed once; every
+//! // pointer given back came from the object it is given back to.
+//! unsafe {
+//!     let pool = mp_pool_create(24, 4);
+//!     let p = mp_pool_alloc(pool);
+//!     assert_eq!(mp_pool_free(pool, p), MORPH_OK);
+//!     assert_eq!(mp_pool_free(pool, p), MORPH_ERR_NOT_LIVE);
+//!     let mut ps = MpPoolStats::default();
+//!     assert_eq!(mp_pool_stats(pool, &mut ps), MORPH_OK);
+//!     assert_eq!((ps.capacity, ps.frees), (4, 1));
+//!     assert_eq!(mp_pool_reset(pool), MORPH_OK);
+//!     mp_pool_destroy(pool);
+//!
+//!     let arena = mp_arena_create(0);
+//!     let mut mark = MpArenaMark::default();
+//!     assert_eq!(mp_arena_mark(arena, &mut mark), MORPH_OK);
+//!     assert!(!mp_arena_alloc(arena, 100, 64).is_null());
+//!     assert_eq!(mp_arena_rewind(arena, &mark), MORPH_OK);
+//!     let mut st = MpArenaStats::default();
+//!     mp_arena_stats(arena, &mut st);
+//!     assert_eq!(st.bytes_used, 0);
+//!     assert_eq!(mp_arena_reset(arena), MORPH_OK);
+//!     mp_arena_destroy(arena);
+//!
+//!     let ctx = morph_context_create(MORPH_PRESET_COMPILER);
+//!     let q = morph_alloc(ctx, 10, 8, 3);
+//!     let q = morph_realloc(ctx, q, 1000);
+//!     let mut ms = MorphStats::default();
+//!     morph_stats(ctx, &mut ms);
+//!     assert_eq!((ms.live_objects, ms.live_bytes), (1, 1000));
+//!     let need = morph_report_json(ctx, null_mut(), 0);
+//!     let mut buf = vec![0 as std::ffi::c_char; need];
+//!     assert_eq!(morph_report_json(ctx, buf.as_mut_ptr(), need), need);
+//!     assert_eq!(morph_free(ctx, q), MORPH_OK);
+//!     assert_eq!(morph_reset(ctx), MORPH_OK);
+//!     morph_context_destroy(ctx);
+//!     assert_eq!(mp_pool_create(0, 1), null_mut(), "bad input gets NULL");
+//!     let v = std::ffi::CStr::from_ptr(morph_version_string()).to_str().unwrap();
+//!     let n = (morph_version_major(), morph_version_minor(), morph_version_patch());
+//!     assert_eq!(v, format!("{}.{}.{}", n.0, n.1, n.2));
+//! }
+//! ```
 
 use crate::arena::{Arena, ArenaMark};
 use crate::config::Config;

@@ -33,6 +33,11 @@ pub struct ObjectPool<T> {
 impl<T> ObjectPool<T> {
     /// A pool that builds objects with `create`, cleans returned ones with
     /// `reset`, and keeps at most `max_kept` of them.
+    ///
+    /// ```
+    /// let pool = morph_runtime::ObjectPool::new(|| 1u8, |_| {}, 2);
+    /// assert_eq!(*pool.get(), 1);
+    /// ```
     pub fn new(
         create: impl Fn() -> T + 'static,
         reset: impl Fn(&mut T) + 'static,

@@ -5,11 +5,19 @@
 use std::path::{Path, PathBuf};
 
 /// The repository's `fixtures/` folder.
+///
+/// ```
+/// assert!(morph_tests::fixtures().join("pass/hello.lox").exists());
+/// ```
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
 /// The `.lox` files directly in `fixtures/<sub>`, sorted.
+///
+/// ```
+/// assert!(!morph_tests::lox_files("fail").is_empty());
+/// ```
 pub fn lox_files(sub: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join(sub))
         .unwrap_or_else(|e| panic!("fixtures/{sub}: {e}"))
@@ -22,6 +30,10 @@ pub fn lox_files(sub: &str) -> Vec<PathBuf> {
 
 /// Runs the `lexer_demo` command line in process: returns the exit code,
 /// stdout and stderr.
+///
+/// ```
+/// assert_eq!(morph_tests::cli(&["check", "-"], b"print 1;").0, 0);
+/// ```
 pub fn cli(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut input = stdin;
@@ -35,6 +47,10 @@ pub fn cli(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
 }
 
 /// `fixtures/<sub>/<name>` as a string path.
+///
+/// ```
+/// assert_eq!(morph_tests::path_str(std::path::Path::new("a.lox")), "a.lox");
+/// ```
 pub fn path_str(p: &Path) -> String {
     p.to_str().expect("UTF-8 path").to_string()
 }
@@ -47,6 +63,10 @@ extern "C" {
 
 /// Runs the C test suite of the C ABI; the number of failed checks (each is
 /// printed on stderr).
+///
+/// ```
+/// assert_eq!(morph_tests::run_c_suite(), 0);
+/// ```
 pub fn run_c_suite() -> i32 {
     // SAFETY: the suite only calls the C ABI, which accepts any input.
     unsafe { morph_c_suite() }
