@@ -671,11 +671,9 @@ impl Arena {
     pub(crate) fn find(&self, addr: usize) -> Option<*mut u8> {
         let mut c = self.newest.get();
         while !c.is_null() {
+            let start = ChunkHeader::data_start(c).addr();
             // SAFETY: chunks on the list are live.
-            let (start, end) = (
-                ChunkHeader::data_start(c).addr(),
-                unsafe { ChunkHeader::end(c) }.addr(),
-            );
+            let end = unsafe { ChunkHeader::end(c) }.addr();
             if (start..end).contains(&addr) {
                 return Some(c.cast());
             }

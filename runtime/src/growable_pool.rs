@@ -21,6 +21,7 @@ pub const MAX_GROWABLE_ALIGN: usize = SLAB_DATA_OFFSET;
 /// let pool = GrowablePool::new(1000, 8).unwrap();
 /// let objects: Vec<_> = (0..500).map(|_| pool.alloc().unwrap()).collect();
 /// assert!(pool.stats().slabs > 1, "it grew");
+/// # // SAFETY: each object came from `pool` and is freed once.
 /// # for p in objects { unsafe { pool.free(p) } }
 /// ```
 pub struct GrowablePool {
@@ -65,6 +66,7 @@ impl GrowablePool {
     /// let pool = GrowablePool::new(24, 8).unwrap();
     /// let p = pool.alloc().unwrap();
     /// assert_eq!(p.as_ptr() as usize % 8, 0);
+    /// # // SAFETY: `p` came from `pool` and is freed once.
     /// # unsafe { pool.free(p) }
     /// ```
     #[inline]
