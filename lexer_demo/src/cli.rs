@@ -154,8 +154,8 @@ where
     };
     match &cli.command {
         Command::Tokens { .. } => tokens(&source, out, err),
-        Command::Parse(a) => with_backend(a.backend, |b| parse_cmd(b, &source, a, out, err)),
-        Command::Check(a) => with_backend(a.backend, |b| check_cmd(b, &source, a, out, err)),
+        Command::Parse(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, true, out, err)),
+        Command::Check(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, false, out, err)),
         Command::Mem(a) => mem_cmd(&source, a, out, err),
         _ => {
             let _ = writeln!(err, "lexer_demo: '{name}' is not yet implemented");
@@ -173,31 +173,34 @@ fn with_backend(choice: BackendChoice, f: impl FnOnce(&dyn DynFront) -> u8) -> u
     }
 }
 
-/// The front-end commands, for any backend (object-safe wrapper around the
-/// generic functions).
+/// The front-end commands, for any backend (an object-safe wrapper around
+/// the generic functions).
 trait DynFront {
-    fn parse_dump(
+    /// `parse` (`Some(dump)`, no resolver) or `check` (lex, parse, resolve;
+    /// `None`), with the diagnostics.
+    fn front(
         &self,
         source: &str,
         tokens: &MorphContext,
-    ) -> Result<(String, Vec<Diagnostic>), String>;
-    fn check(&self, source: &str, tokens: &MorphContext) -> Result<Vec<Diagnostic>, String>;
+        dump: bool,
+    ) -> Result<(Option<String>, Vec<Diagnostic>), String>;
     fn backend_name(&self) -> &'static str;
 }
 
 impl<B: Backend> DynFront for B {
-    fn parse_dump(
+    fn front(
         &self,
         source: &str,
         tokens: &MorphContext,
-    ) -> Result<(String, Vec<Diagnostic>), String> {
-        let out = parse(source, self, tokens).map_err(|e| e.to_string())?;
-        Ok((print_program(&out.program), out.diagnostics))
-    }
-
-    fn check(&self, source: &str, tokens: &MorphContext) -> Result<Vec<Diagnostic>, String> {
-        let c = compile(source, self, tokens).map_err(|e| e.to_string())?;
-        Ok(c.diagnostics)
+        dump: bool,
+    ) -> Result<(Option<String>, Vec<Diagnostic>), String> {
+        if dump {
+            let out = parse(source, self, tokens).map_err(|e| e.to_string())?;
+            Ok((Some(print_program(&out.program)), out.diagnostics))
+        } else {
+            let c = compile(source, self, tokens).map_err(|e| e.to_string())?;
+            Ok((None, c.diagnostics))
+        }
     }
 
     fn backend_name(&self) -> &'static str {
@@ -237,53 +240,30 @@ fn report(diagnostics: &[Diagnostic], source: &str, args: &FrontArgs, err: &mut 
     }
 }
 
-/// `parse`: the AST dump on stdout; or, if there were compile errors, the
-/// diagnostics on stderr, nothing on stdout, and 65.
-fn parse_cmd(
+/// `parse` (`dump`): the AST dump on stdout; `check`: lex, parse and
+/// resolve, nothing on stdout. With compile errors: the diagnostics on
+/// stderr, nothing on stdout, and 65.
+fn front_cmd(
     backend: &dyn DynFront,
     source: &str,
     args: &FrontArgs,
+    dump: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
     let tokens = crate::frontend::token_context();
-    let result = backend.parse_dump(source, &tokens);
+    let result = backend.front(source, &tokens, dump);
     if args.stats {
         token_stats(backend, &tokens, err);
     }
     match result {
-        Ok((dump, diagnostics)) => {
-            if diagnostics.is_empty() {
-                let _ = out.write_all(dump.as_bytes());
-                EXIT_OK
-            } else {
-                report(&diagnostics, source, args, err);
-                EXIT_DATAERR
+        Ok((text, diagnostics)) if diagnostics.is_empty() => {
+            if let Some(text) = text {
+                let _ = out.write_all(text.as_bytes());
             }
+            EXIT_OK
         }
-        Err(e) => {
-            let _ = writeln!(err, "lexer_demo: {e}");
-            EXIT_DATAERR
-        }
-    }
-}
-
-/// `check`: lex, parse, resolve; diagnostics on stderr, nothing on stdout.
-fn check_cmd(
-    backend: &dyn DynFront,
-    source: &str,
-    args: &FrontArgs,
-    _out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let tokens = crate::frontend::token_context();
-    let result = backend.check(source, &tokens);
-    if args.stats {
-        token_stats(backend, &tokens, err);
-    }
-    match result {
-        Ok(diagnostics) if diagnostics.is_empty() => EXIT_OK,
-        Ok(diagnostics) => {
+        Ok((_, diagnostics)) => {
             report(&diagnostics, source, args, err);
             EXIT_DATAERR
         }
