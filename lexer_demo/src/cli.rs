@@ -90,6 +90,34 @@ struct MemArgs {
     svg: Option<String>,
 }
 
+/// Where `run` puts runtime objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunBackend {
+    /// A MorphContext: size-class pools, the header's mark bit (the default).
+    Morph,
+    /// One system allocation per object.
+    Heap,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The program; `-` reads standard input.
+    file: String,
+    /// Where runtime objects are allocated.
+    #[arg(long, value_enum, default_value_t = RunBackend::Morph)]
+    backend: RunBackend,
+    /// Collect garbage before every allocation (slow; for testing the
+    /// collector: the output must not change).
+    #[arg(long)]
+    gc_stress: bool,
+    /// After the run, print on stderr what the collector and the heap did.
+    #[arg(long)]
+    stats: bool,
+    /// With --stats: print them as one JSON object instead.
+    #[arg(long, requires = "stats")]
+    json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print one token a line: kind, lexeme, line.
@@ -102,10 +130,7 @@ enum Command {
     /// Lex, parse and resolve; report diagnostics only.
     Check(FrontArgs),
     /// Check, then run the program.
-    Run {
-        /// The program; `-` reads standard input.
-        file: String,
-    },
+    Run(RunArgs),
     /// Report the memory a compile took, and where it went.
     Mem(MemArgs),
 }
@@ -138,12 +163,11 @@ where
             return code;
         }
     };
-    let (name, file) = match &cli.command {
-        Command::Tokens { file } => ("tokens", file),
-        Command::Parse(a) => ("parse", &a.file),
-        Command::Check(a) => ("check", &a.file),
-        Command::Run { file } => ("run", file),
-        Command::Mem(a) => ("mem", &a.file),
+    let file = match &cli.command {
+        Command::Tokens { file } => file,
+        Command::Parse(a) | Command::Check(a) => &a.file,
+        Command::Run(a) => &a.file,
+        Command::Mem(a) => &a.file,
     };
     let source = match read_source(file, stdin) {
         Ok(s) => s,
@@ -157,10 +181,7 @@ where
         Command::Parse(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, true, out, err)),
         Command::Check(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, false, out, err)),
         Command::Mem(a) => mem_cmd(&source, a, out, err),
-        _ => {
-            let _ = writeln!(err, "lexer_demo: '{name}' is not yet implemented");
-            EXIT_USAGE
-        }
+        Command::Run(a) => run_cmd(&source, a, out, err),
     }
 }
 
@@ -332,6 +353,125 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
         EXIT_OK
     } else {
         EXIT_DATAERR
+    }
+}
+
+/// Sends what the interpreter prints, in chunks, to the thread that owns
+/// the output stream.
+struct ChunkWriter {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= 8192 {
+            self.flush()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(8192));
+            self.tx
+                .send(chunk)
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        }
+        Ok(())
+    }
+}
+
+/// `run`: check, then run on a thread with a deep stack while this thread
+/// copies the program's output to `out`. Compile errors: 65; a runtime
+/// error: its two lines on stderr, 70.
+fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    use crate::interp::{run_program, Backend, Options, BIG_STACK_BUDGET, STACK_SIZE};
+    let ast = MorphContext::new();
+    let tokens = crate::frontend::token_context();
+    let compiled = match compile(source, &ast, &tokens) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            return EXIT_DATAERR;
+        }
+    };
+    let res = match compiled.resolution {
+        Some(res) if compiled.diagnostics.is_empty() => res,
+        _ => {
+            for d in &compiled.diagnostics {
+                let _ = writeln!(err, "{d}");
+            }
+            return EXIT_DATAERR;
+        }
+    };
+    let program = compiled.program;
+    let options = Options {
+        gc_stress: args.gc_stress,
+        backend: match args.backend {
+            RunBackend::Morph => Backend::Morph,
+            RunBackend::Heap => Backend::Heap,
+        },
+        stack_budget: BIG_STACK_BUDGET,
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    let window = crate::counting::open();
+    let started = std::time::Instant::now();
+    let outcome = std::thread::scope(|s| {
+        let worker = std::thread::Builder::new()
+            .name("lox".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(s, move || {
+                let mut w = ChunkWriter {
+                    tx,
+                    buf: Vec::with_capacity(8192),
+                };
+                let r = run_program(&program, &res, source, &options, &mut w);
+                let _ = w.flush();
+                r
+            });
+        let worker = match worker {
+            Ok(w) => w,
+            Err(e) => return Err(format!("cannot start the interpreter's thread: {e}")),
+        };
+        for chunk in rx {
+            let _ = out.write_all(&chunk);
+        }
+        worker
+            .join()
+            .map_err(|_| "internal error: the interpreter panicked".to_string())
+    });
+    let elapsed = started.elapsed();
+    let _ = out.flush();
+    let (error, gc, heap) = match outcome {
+        Ok(r) => r,
+        Err(message) => {
+            let _ = writeln!(err, "lexer_demo: {message}");
+            return EXIT_SOFTWARE;
+        }
+    };
+    if let Some(e) = &error {
+        let _ = writeln!(err, "{e}");
+    }
+    if args.stats {
+        let peak = crate::counting::installed().then(|| window.peak_bytes());
+        let _ = if args.json {
+            let json = serde_json::json!({
+                "gc": gc,
+                "heap": heap,
+                "process_heap_peak_bytes": peak,
+                "seconds": elapsed.as_secs_f64(),
+            });
+            writeln!(err, "{json}")
+        } else {
+            err.write_all(crate::interp::render_stats(&gc, &heap, peak, elapsed).as_bytes())
+        };
+    }
+    if error.is_some() {
+        EXIT_SOFTWARE
+    } else {
+        EXIT_OK
     }
 }
 

@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// and SipHash's resistance to flooding buys nothing for a compiler's own
 /// scope tables.
 #[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
@@ -55,7 +55,26 @@ impl Hasher for FxHasher {
     }
 }
 
-type Scope<'a> = HashMap<&'a str, bool, BuildHasherDefault<FxHasher>>;
+/// A scope: each name, whether its initialiser has been resolved, and its
+/// slot (declaration order) in the scope's environment.
+type Scope<'a> = HashMap<&'a str, (bool, u32), BuildHasherDefault<FxHasher>>;
+
+/// Whether a statement list declares anything directly, i.e. whether a block
+/// of it opens a scope. Blocks that declare nothing share their enclosing
+/// scope, so the interpreter makes no environment for them; resolver and
+/// interpreter both use this test, which keeps their scope counts equal.
+///
+/// ```
+/// use lexer_demo::resolver::declarations;
+/// let ctx = morph_runtime::MorphContext::new();
+/// let p = lexer_demo::parser::parse("var a; fun f() {} print a;", &ctx, &ctx).unwrap();
+/// assert_eq!(declarations(p.program.statements), 2);
+/// ```
+pub fn declarations(list: &[Stmt<'_>]) -> u32 {
+    list.iter()
+        .filter(|s| matches!(s, Stmt::Var { .. } | Stmt::Function(_) | Stmt::Class(_)))
+        .count() as u32
+}
 
 /// Scope distances of every variable use.
 ///
@@ -73,6 +92,7 @@ type Scope<'a> = HashMap<&'a str, bool, BuildHasherDefault<FxHasher>>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
     depths: Vec<u32>,
+    slots: Vec<u32>,
 }
 
 const GLOBAL: u32 = u32::MAX;
@@ -91,6 +111,38 @@ impl Resolution {
     pub fn depth(&self, id: UseId) -> Option<u32> {
         match self.depths.get(id as usize) {
             Some(&d) if d != GLOBAL => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The slot of `id`'s binding in its scope (its declaration order: a
+    /// function's parameters first, then its body's declarations); 0 for a
+    /// global.
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "{ var a; var b; b; }";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!((res.depth(0), res.slot(0)), (Some(0), 1));
+    /// ```
+    pub fn slot(&self, id: UseId) -> u32 {
+        self.slots.get(id as usize).copied().unwrap_or(0)
+    }
+
+    /// Depth and slot of `id` together: `None` for a global.
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "var g; { var a; var b; b; g; }";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!((res.local(0), res.local(1)), (Some((0, 1)), None));
+    /// ```
+    #[inline]
+    pub fn local(&self, id: UseId) -> Option<(u32, u32)> {
+        match self.depths.get(id as usize) {
+            Some(&d) if d != GLOBAL => Some((d, self.slots[id as usize])),
             _ => None,
         }
     }
@@ -142,6 +194,7 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         scopes: Vec::new(),
         spare: Vec::new(),
         depths: vec![GLOBAL; program.uses as usize],
+        slots: vec![0; program.uses as usize],
         function: FunctionType::None,
         class: ClassType::None,
         diagnostics: Vec::new(),
@@ -149,7 +202,13 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         source,
     };
     r.statements(program.statements);
-    (Resolution { depths: r.depths }, r.diagnostics)
+    (
+        Resolution {
+            depths: r.depths,
+            slots: r.slots,
+        },
+        r.diagnostics,
+    )
 }
 
 struct Resolver<'a, 'l> {
@@ -158,6 +217,7 @@ struct Resolver<'a, 'l> {
     /// Emptied scopes kept for reuse, so a block does not allocate a table.
     spare: Vec<Scope<'a>>,
     depths: Vec<u32>,
+    slots: Vec<u32>,
     function: FunctionType,
     class: ClassType,
     diagnostics: Vec<Diagnostic>,
@@ -196,7 +256,8 @@ impl<'a> Resolver<'a, '_> {
         let Some(scope) = self.scopes.last_mut() else {
             return;
         };
-        if scope.insert(name.name, false).is_some() {
+        let slot = scope.len() as u32;
+        if scope.insert(name.name, (false, slot)).is_some() {
             self.error(
                 name.name,
                 name.offset_in(self.source),
@@ -207,15 +268,17 @@ impl<'a> Resolver<'a, '_> {
 
     fn define(&mut self, name: &'a str) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.insert(name, true);
+            let slot = scope.len() as u32;
+            scope.entry(name).or_insert((true, slot)).0 = true;
         }
     }
 
     fn resolve_local(&mut self, id: UseId, name: &str) {
         for (i, scope) in self.scopes.iter().rev().enumerate() {
-            if scope.contains_key(name) {
+            if let Some(&(_, slot)) = scope.get(name) {
                 if let Some(d) = self.depths.get_mut(id as usize) {
                     *d = i as u32;
+                    self.slots[id as usize] = slot;
                 }
                 return;
             }
@@ -236,6 +299,7 @@ impl<'a> Resolver<'a, '_> {
 
     fn stmt(&mut self, s: &Stmt<'a>) {
         match *s {
+            Stmt::Block(list) if declarations(list) == 0 => self.statements(list),
             Stmt::Block(list) => {
                 self.begin();
                 self.statements(list);
@@ -369,7 +433,13 @@ impl<'a> Resolver<'a, '_> {
                 self.resolve_local(id, "this");
             }
             Expr::Variable { name, id } => {
-                if self.scopes.last().and_then(|s| s.get(name.name)) == Some(&false) {
+                if self
+                    .scopes
+                    .last()
+                    .and_then(|s| s.get(name.name))
+                    .map(|e| e.0)
+                    == Some(false)
+                {
                     self.error(
                         name.name,
                         name.offset_in(self.source),
