@@ -288,6 +288,11 @@ impl<'a> Resolver<'a, '_> {
     fn function(&mut self, f: &Function<'a>, kind: FunctionType) {
         let enclosing = std::mem::replace(&mut self.function, kind);
         self.begin();
+        if matches!(kind, FunctionType::Method | FunctionType::Initializer) {
+            // `this` is slot 0 of a method's own scope, so that a method call
+            // makes one environment, not one for `this` and one for the call.
+            self.define("this");
+        }
         for p in f.params {
             self.declare(*p);
             self.define(p.name);
@@ -325,8 +330,6 @@ impl<'a> Resolver<'a, '_> {
                     self.begin();
                     self.define("super");
                 }
-                self.begin();
-                self.define("this");
                 for m in methods {
                     let kind = if m.name.name == "init" {
                         FunctionType::Initializer
@@ -335,7 +338,6 @@ impl<'a> Resolver<'a, '_> {
                     };
                     self.function(m, kind);
                 }
-                self.end();
                 if superclass.is_some() {
                     self.end();
                 }

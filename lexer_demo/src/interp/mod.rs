@@ -324,6 +324,22 @@ pub fn run_source(source: &str, options: &Options, out: &mut dyn Write) -> RunRe
     }
 }
 
+/// The context `run` puts objects in: the finer size-class table, since a
+/// runtime's objects come in many sizes (a one-variable environment is 40
+/// bytes with its header, a two-field table 80) and the default table
+/// would round them to 64 and 128.
+///
+/// ```
+/// let ctx = lexer_demo::interp::runtime_context();
+/// assert_eq!(ctx.config().classes().len(), 12);
+/// ```
+pub fn runtime_context() -> MorphContext {
+    morph_runtime::Config::compiler()
+        .size_classes(morph_runtime::SizeClasses::fine())
+        .build()
+        .expect("the fine table is a valid configuration")
+}
+
 /// Runs a resolved program with objects in the chosen backend; returns the
 /// runtime error if one stopped it, and the figures.
 ///
@@ -347,7 +363,7 @@ pub fn run_program(
 ) -> (Option<RuntimeError>, GcStats, HeapFigures) {
     match options.backend {
         Backend::Morph => {
-            let ctx = MorphContext::new();
+            let ctx = runtime_context();
             let (err, gc) = {
                 let mut it = Interpreter::new(MorphHeap::new(&ctx), res, source, options, out);
                 let err = it.run(program);
@@ -410,8 +426,7 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     globals: Globals<'a>,
     /// The current scope's environment; `None` at top level.
     env: Option<Gc<Env<'a>>>,
-    /// Environments of suspended calls, and a bound method's `this` scope
-    /// while its call environment is made.
+    /// Environments of suspended calls.
     saved: Vec<Option<Gc<Env<'a>>>>,
     /// Temporaries that must survive an allocation.
     stack: Vec<Value<'a>>,
@@ -568,9 +583,10 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     fn new_closure(
         &mut self,
         decl: &'a Function<'a>,
+        method: bool,
         is_init: bool,
     ) -> Result<Gc<Closure<'a>>, Unwind<'a>> {
-        let slots = decl.params.len() as u32 + declarations(decl.body);
+        let slots = u32::from(method) + decl.params.len() as u32 + declarations(decl.body);
         let head = Closure {
             decl,
             env: self.env,
@@ -738,7 +754,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 }
             }
             Stmt::Function(f) => {
-                let c = self.new_closure(f, false)?;
+                let c = self.new_closure(f, false, false)?;
                 self.define(f.name.name, Value::Closure(c))?;
             }
             Stmt::Return { value, .. } => {
@@ -859,7 +875,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         }
         let made = (|| {
             for m in c.methods {
-                let clo = self.new_closure(m, m.name.name == "init")?;
+                let clo = self.new_closure(m, true, m.name.name == "init")?;
                 self.stack.push(Value::Closure(clo));
             }
             let len = c.methods.len();
@@ -1331,35 +1347,21 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         if self.depth >= MAX_CALL_DEPTH || used > self.stack_budget {
             return self.error(paren, "Stack overflow.");
         }
-        let (is_init, slots, mut enclosing) = (c.is_init, c.slots, c.env);
+        let (is_init, slots) = (c.is_init, c.slots);
         // The caller's environment is not reachable from the callee's.
         self.saved.push(self.env);
         let receiver = this.map(|i| self.stack[i]);
-        if let Some(recv) = receiver {
-            // The `this` scope of a bound method.
-            let env = self.new_env(enclosing, 1, paren);
-            let env = match env {
-                Ok(e) => e,
-                Err(e) => {
-                    self.saved.pop();
-                    return Err(e);
-                }
-            };
-            env.push(recv);
-            enclosing = Some(env);
-            self.saved.push(enclosing);
-        }
-        let env = self.new_env(enclosing, slots, paren);
-        if receiver.is_some() {
-            self.saved.pop();
-        }
-        let env = match env {
+        let env = match self.new_env(c.env, slots, paren) {
             Ok(e) => e,
             Err(e) => {
                 self.saved.pop();
                 return Err(e);
             }
         };
+        // A method's `this` is slot 0 of its call environment.
+        if let Some(recv) = receiver {
+            env.push(recv);
+        }
         for i in args..self.stack.len() {
             env.push(self.stack[i]);
         }

@@ -201,8 +201,8 @@ pub(crate) struct Closure<'a> {
     pub(crate) decl: &'a Function<'a>,
     /// `None` at top level (globals).
     pub(crate) env: Option<Gc<Env<'a>>>,
-    /// Slots its call environment needs: parameters, then the body's
-    /// declarations.
+    /// Slots its call environment needs: `this` for a method, the
+    /// parameters, then the body's declarations.
     pub(crate) slots: u32,
     /// An `init` method: calls return `this`.
     pub(crate) is_init: bool,
