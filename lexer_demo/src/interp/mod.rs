@@ -362,24 +362,7 @@ pub fn run_program(
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, GcStats, HeapFigures) {
     match options.backend {
-        Backend::Morph => {
-            let ctx = runtime_context();
-            let (err, gc) = {
-                let mut it = Interpreter::new(MorphHeap::new(&ctx), res, source, options, out);
-                let err = it.run(program);
-                (err, it.finish())
-            };
-            let s = ctx.stats();
-            let heap = HeapFigures {
-                backend: "morph",
-                pool_reuses: s.classes.iter().map(|c| c.stats.reuses).sum(),
-                pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
-                peak_bytes_reserved: s.peak_bytes_reserved as u64,
-                system_allocations: gc.1.allocations,
-                live_after_teardown: s.live_objects as u64 + gc.1.live,
-            };
-            (err, gc.0, heap)
-        }
+        Backend::Morph => run_in_context(&runtime_context(), program, res, source, options, out),
         Backend::Heap => {
             let (err, gc) = {
                 let mut it = Interpreter::new(SysHeap::default(), res, source, options, out);
@@ -395,6 +378,48 @@ pub fn run_program(
             (err, gc.0, heap)
         }
     }
+}
+
+/// Runs a resolved program with its objects in `ctx` (whatever
+/// `options.backend` says); when it returns, every object has been freed
+/// back to `ctx`.
+///
+/// ```
+/// use lexer_demo::{frontend::compile, interp::{run_in_context, runtime_context, Options}};
+/// let src = "var s = \"a\"; for (var i = 0; i < 100; i = i + 1) s = s + \"b\"; print s == s;";
+/// let ast = morph_runtime::MorphContext::new();
+/// let c = compile(src, &ast, &ast).unwrap();
+/// let ctx = runtime_context();
+/// let opts = Options { gc_stress: true, ..Options::default() };
+/// let mut out = Vec::new();
+/// let (err, gc, _) = run_in_context(&ctx, &c.program, c.resolution.as_ref().unwrap(), src, &opts, &mut out);
+/// assert!(err.is_none());
+/// assert_eq!(gc.collections, gc.objects_allocated); // one before each allocation
+/// assert_eq!(ctx.stats().live_objects, 0);           // all freed at teardown
+/// ```
+pub fn run_in_context(
+    ctx: &MorphContext,
+    program: &Program<'_>,
+    res: &Resolution,
+    source: &str,
+    options: &Options,
+    out: &mut dyn Write,
+) -> (Option<RuntimeError>, GcStats, HeapFigures) {
+    let (err, gc) = {
+        let mut it = Interpreter::new(MorphHeap::new(ctx), res, source, options, out);
+        let err = it.run(program);
+        (err, it.finish())
+    };
+    let s = ctx.stats();
+    let heap = HeapFigures {
+        backend: "morph",
+        pool_reuses: s.classes.iter().map(|c| c.stats.reuses).sum(),
+        pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
+        peak_bytes_reserved: s.peak_bytes_reserved as u64,
+        system_allocations: gc.1.allocations,
+        live_after_teardown: s.live_objects as u64 + gc.1.live,
+    };
+    (err, gc.0, heap)
 }
 
 /// How a statement or expression stopped early.
@@ -784,7 +809,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         let at = list.first().map_or(0, |s| self.stmt_offset(s));
         let env = self.new_env(self.env, n, at)?;
         // The enclosing environment stays reachable through `env`.
-        let outer = std::mem::replace(&mut self.env, Some(env));
+        let outer = self.env.replace(env);
         let r = self.statements(list);
         self.env = outer;
         r

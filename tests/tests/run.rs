@@ -1,0 +1,178 @@
+//! The interpreter: each fixture's stdout, stderr and exit code as
+//! snapshots; identical output under `--gc-stress` and with the heap
+//! backend; nothing live after teardown; bounded memory for programs that
+//! allocate far more than they keep.
+
+use insta::{assert_snapshot, glob};
+use lexer_demo::frontend::compile;
+use lexer_demo::interp::{run_in_context, runtime_context, with_stack, Options, BIG_STACK_BUDGET};
+use morph_runtime::MorphContext;
+use morph_tests::{cli, fixtures, lox_files, path_str};
+
+/// What a run shows: exit code, stdout, stderr.
+fn transcript(args: &[&str]) -> String {
+    let (code, out, err) = cli(args, b"");
+    format!("exit: {code}\n--- stdout\n{out}--- stderr\n{err}")
+}
+
+/// Every program that runs: the front-end fixtures and the interpreter's.
+fn runnable() -> Vec<std::path::PathBuf> {
+    let mut all = lox_files("pass");
+    all.extend(lox_files("run"));
+    all
+}
+
+#[test]
+fn run_transcripts() {
+    glob!("../../fixtures", "{pass,run}/*.lox", |path| {
+        assert_snapshot!(transcript(&["run", &path_str(path)]));
+    });
+}
+
+#[test]
+fn failing_programs_do_not_run() {
+    for path in lox_files("fail") {
+        let (code, out, _) = cli(&["run", &path_str(&path)], b"");
+        assert_eq!(code, 65, "{}", path.display());
+        assert_eq!(out, "", "{}: nothing runs", path.display());
+    }
+}
+
+#[test]
+fn gc_stress_and_the_heap_backend_change_nothing() {
+    for path in runnable() {
+        let p = path_str(&path);
+        let plain = transcript(&["run", &p]);
+        for extra in [
+            &["--gc-stress"][..],
+            &["--backend", "heap"],
+            &["--backend", "heap", "--gc-stress"],
+        ] {
+            let mut args = vec!["run", &p];
+            args.extend_from_slice(extra);
+            assert_eq!(transcript(&args), plain, "{p} with {extra:?}");
+        }
+    }
+}
+
+/// Runs `path` in a fresh runtime context on a deep stack; returns the
+/// context's figures after teardown, checked for leaks and misuse.
+fn run_and_check(path: &std::path::Path, gc_stress: bool) -> (lexer_demo::interp::GcStats, u64) {
+    let src = std::fs::read_to_string(path).unwrap();
+    with_stack(|| {
+        let ast = MorphContext::new();
+        let c = compile(&src, &ast, &ast).unwrap();
+        let res = c.resolution.expect("a runnable fixture resolves");
+        let ctx = runtime_context();
+        let opts = Options {
+            gc_stress,
+            stack_budget: BIG_STACK_BUDGET,
+            ..Options::default()
+        };
+        let (_, gc, heap) = run_in_context(&ctx, &c.program, &res, &src, &opts, &mut Vec::new());
+        let name = path.display();
+        assert_eq!(ctx.stats().live_objects, 0, "{name}: live after teardown");
+        assert_eq!(heap.live_after_teardown, 0, "{name}");
+        #[cfg(feature = "debug-checks")]
+        {
+            let leaks = ctx.leak_report();
+            assert!(
+                leaks.is_empty(),
+                "{name}: leaked by tag: {:?}",
+                leaks.by_tag
+            );
+            assert!(
+                ctx.violations().is_empty(),
+                "{name}: {:?}",
+                ctx.violations()
+            );
+        }
+        (gc, ctx.stats().peak_bytes_reserved as u64)
+    })
+}
+
+#[test]
+fn nothing_is_live_after_teardown() {
+    for path in runnable() {
+        let (gc, _) = run_and_check(&path, false);
+        // The collector freed what it found dead; teardown the rest.
+        assert!(gc.objects_freed + gc.live_at_end == gc.objects_allocated);
+        let (stressed, _) = run_and_check(&path, true);
+        assert_eq!(stressed.collections, stressed.objects_allocated);
+        assert_eq!(stressed.objects_allocated, gc.objects_allocated);
+    }
+}
+
+#[test]
+fn dropped_trees_run_in_bounded_memory() {
+    // fixtures/run/gc_trees.lox scaled up: 50 trees of depth 10 rather
+    // than 5 of depth 7 (the fixture stays small for the --gc-stress test).
+    let src = std::fs::read_to_string(fixtures().join("run/gc_trees.lox"))
+        .unwrap()
+        .replace("i < 5;", "i < 50;")
+        .replace("tree(7)", "tree(10)");
+    let path = std::env::temp_dir().join(format!("gc_trees_{}.lox", std::process::id()));
+    std::fs::write(&path, src).unwrap();
+    let (gc, peak_reserved) = run_and_check(&path, false);
+    let _ = std::fs::remove_file(&path);
+    // 100,000 tree nodes made and dropped, one small tree kept: the pools
+    // never hold more than a few collections' worth of objects.
+    assert!(gc.bytes_allocated > 16 << 20, "{gc:?}");
+    assert!(peak_reserved < 3 << 20, "peak reserved {peak_reserved}");
+    assert!(gc.peak_live_bytes < 2 << 20, "{gc:?}");
+    assert!(gc.collections >= 10, "{gc:?}");
+}
+
+#[test]
+fn freed_slots_are_reused() {
+    let src = "for (var i = 0; i < 5000; i = i + 1) { var s = \"a\" + \"b\"; }";
+    let ast = MorphContext::new();
+    let c = compile(src, &ast, &ast).unwrap();
+    let ctx = runtime_context();
+    let opts = Options {
+        gc_stress: true,
+        ..Options::default()
+    };
+    let res = c.resolution.unwrap();
+    let (err, gc, heap) = run_in_context(&ctx, &c.program, &res, src, &opts, &mut Vec::new());
+    assert!(err.is_none());
+    // An environment and a string per iteration; each collection frees
+    // the previous iteration's, whose slots the next allocations take.
+    assert_eq!(gc.objects_allocated, 10_001); // and the loop's scope
+    assert!(heap.pool_reuses >= 9_990, "{heap:?}");
+    let s = ctx.stats();
+    assert!(s.classes.iter().all(|c| c.stats.peak_live <= 3), "{s:?}");
+}
+
+#[test]
+fn deep_recursion_short_of_the_limit_runs() {
+    let src = "fun down(n) { if (n == 0) return 0; return down(n - 1) + 1; } print down(9000);";
+    let (code, out, err) = cli(&["run", "-"], src.as_bytes());
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "9000\n", ""));
+    let src = "fun down(n) { if (n == 0) return 0; return down(n - 1) + 1; } print down(10000);";
+    let (code, _, err) = cli(&["run", "-"], src.as_bytes());
+    assert_eq!((code, err.as_str()), (70, "Stack overflow.\n[line 1]\n"));
+}
+
+#[test]
+fn run_stats_report_the_collector() {
+    let path = path_str(&fixtures().join("run/gc_trees.lox"));
+    let (code, _, err) = cli(&["run", "--stats", &path], b"");
+    assert_eq!(code, 0);
+    assert!(err.contains("collections"), "{err}");
+    assert!(err.contains("reused a freed slot"), "{err}");
+    assert!(err.contains("live after teardown: 0"), "{err}");
+    let (_, _, json) = cli(&["run", "--stats", "--json", "--gc-stress", &path], b"");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert!(v["gc"]["collections"].as_u64().unwrap() > 0);
+    assert_eq!(v["heap"]["backend"], "morph");
+    let (_, _, json) = cli(
+        &["run", "--stats", "--json", "--backend", "heap", &path],
+        b"",
+    );
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        v["heap"]["system_allocations"],
+        v["gc"]["objects_allocated"]
+    );
+}
