@@ -93,6 +93,9 @@ pub fn declarations(list: &[Stmt<'_>]) -> u32 {
 pub struct Resolution {
     depths: Vec<u32>,
     slots: Vec<u32>,
+    /// Every global name declared or used, by index.
+    global_names: Vec<String>,
+    global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
 }
 
 const GLOBAL: u32 = u32::MAX;
@@ -116,8 +119,9 @@ impl Resolution {
     }
 
     /// The slot of `id`'s binding in its scope (its declaration order: a
-    /// function's parameters first, then its body's declarations); 0 for a
-    /// global.
+    /// method's `this`, a function's parameters, then its body's
+    /// declarations); for a global, the global's index (see
+    /// [`globals`](Self::globals)).
     ///
     /// ```
     /// use lexer_demo::{parser::parse, resolver::resolve};
@@ -145,6 +149,34 @@ impl Resolution {
             Some(&d) if d != GLOBAL => Some((d, self.slots[id as usize])),
             _ => None,
         }
+    }
+
+    /// Every global name the program declares or uses; a global use's
+    /// [`slot`](Self::slot) indexes this list.
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "var a = 1; print b; print a;";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!(res.globals(), ["a", "b"]);
+    /// assert_eq!((res.slot(0), res.slot(1)), (1, 0));
+    /// ```
+    pub fn globals(&self) -> &[String] {
+        &self.global_names
+    }
+
+    /// The index of global `name`, if the program declares or uses it.
+    ///
+    /// ```
+    /// use lexer_demo::{parser::parse, resolver::resolve};
+    /// let src = "fun f() {} f();";
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
+    /// assert_eq!((res.global_slot("f"), res.global_slot("g")), (Some(0), None));
+    /// ```
+    pub fn global_slot(&self, name: &str) -> Option<u32> {
+        self.global_index.get(name).copied()
     }
 
     /// How many uses resolve to a local binding.
@@ -195,6 +227,8 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         spare: Vec::new(),
         depths: vec![GLOBAL; program.uses as usize],
         slots: vec![0; program.uses as usize],
+        global_names: Vec::new(),
+        global_index: HashMap::default(),
         function: FunctionType::None,
         class: ClassType::None,
         diagnostics: Vec::new(),
@@ -206,6 +240,8 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         Resolution {
             depths: r.depths,
             slots: r.slots,
+            global_names: r.global_names,
+            global_index: r.global_index,
         },
         r.diagnostics,
     )
@@ -218,6 +254,8 @@ struct Resolver<'a, 'l> {
     spare: Vec<Scope<'a>>,
     depths: Vec<u32>,
     slots: Vec<u32>,
+    global_names: Vec<String>,
+    global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
     function: FunctionType,
     class: ClassType,
     diagnostics: Vec<Diagnostic>,
@@ -252,8 +290,20 @@ impl<'a> Resolver<'a, '_> {
         }
     }
 
+    /// The index of global `name`, given one on first sight.
+    fn global(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.global_index.get(name) {
+            return i;
+        }
+        let i = self.global_names.len() as u32;
+        self.global_names.push(name.to_string());
+        self.global_index.insert(name.to_string(), i);
+        i
+    }
+
     fn declare(&mut self, name: Ident<'a>) {
         let Some(scope) = self.scopes.last_mut() else {
+            self.global(name.name);
             return;
         };
         let slot = scope.len() as u32;
@@ -282,6 +332,10 @@ impl<'a> Resolver<'a, '_> {
                 }
                 return;
             }
+        }
+        let g = self.global(name);
+        if let Some(s) = self.slots.get_mut(id as usize) {
+            *s = g;
         }
     }
 
