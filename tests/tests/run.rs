@@ -19,12 +19,13 @@ fn transcript(args: &[&str]) -> String {
 fn runnable() -> Vec<std::path::PathBuf> {
     let mut all = lox_files("pass");
     all.extend(lox_files("run"));
+    all.extend(lox_files("generated"));
     all
 }
 
 #[test]
 fn run_transcripts() {
-    glob!("../../fixtures", "{pass,run}/*.lox", |path| {
+    glob!("../../fixtures", "{pass,run,generated}/*.lox", |path| {
         assert_snapshot!(transcript(&["run", &path_str(path)]));
     });
 }
@@ -175,4 +176,23 @@ fn run_stats_report_the_collector() {
         v["heap"]["system_allocations"],
         v["gc"]["objects_allocated"]
     );
+}
+
+#[test]
+fn generated_programs_run_alike_everywhere() {
+    for seed in 0..24 {
+        let src = lexer_demo::generate::program(80, seed);
+        let plain = cli(&["run", "-"], src.as_bytes());
+        assert_eq!(plain.0, 0, "seed {seed}: {}", plain.2);
+        assert!(!plain.1.is_empty(), "seed {seed} printed nothing");
+        for extra in [&["--gc-stress"][..], &["--backend", "heap"]] {
+            let mut args = vec!["run", "-"];
+            args.extend_from_slice(extra);
+            assert_eq!(
+                cli(&args, src.as_bytes()),
+                plain,
+                "seed {seed} with {extra:?}"
+            );
+        }
+    }
 }

@@ -442,7 +442,6 @@ struct Entry {
     size: u32,
 }
 
-
 struct Interpreter<'a, 'o, H: ObjHeap> {
     heap: H,
     res: &'a Resolution,
