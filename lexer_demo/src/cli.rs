@@ -1,8 +1,7 @@
 //! The `lexer_demo` command line: `tokens | parse | check | run | mem FILE`.
 //!
-//! Exit codes follow the Lox reference (BSD `sysexits`): 0 success, 64 usage
-//! (and commands not built yet), 65 compile errors, 66 unreadable input,
-//! 70 runtime errors.
+//! Exit codes follow the Lox reference (BSD `sysexits`): 0 success, 64 usage,
+//! 65 compile errors, 66 unreadable input, 70 runtime errors.
 
 use crate::backend::{Backend, HeapBackend};
 use crate::diagnostics::{render_pretty, Diagnostic};
@@ -18,7 +17,7 @@ use std::io::{Read, Write};
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
-/// Bad command line, or a command not built yet.
+/// Bad command line.
 pub const EXIT_USAGE: u8 = 64;
 /// The program has compile errors.
 pub const EXIT_DATAERR: u8 = 65;
