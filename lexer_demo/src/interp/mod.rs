@@ -366,11 +366,7 @@ pub fn run_program(
     match options.backend {
         Backend::Morph => run_in_context(&runtime_context(), program, res, source, options, out),
         Backend::Heap => {
-            let (err, gc) = {
-                let mut it = Interpreter::new(SysHeap::default(), res, source, options, out);
-                let err = it.run(program);
-                (err, it.finish())
-            };
+            let (err, gc) = interpret(SysHeap::default(), program, res, source, options, out);
             let heap = HeapFigures {
                 backend: "heap",
                 system_allocations: gc.1.allocations,
@@ -407,11 +403,7 @@ pub fn run_in_context(
     options: &Options,
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, GcStats, HeapFigures) {
-    let (err, gc) = {
-        let mut it = Interpreter::new(MorphHeap::new(ctx), res, source, options, out);
-        let err = it.run(program);
-        (err, it.finish())
-    };
+    let (err, gc) = interpret(MorphHeap::new(ctx), program, res, source, options, out);
     let s = ctx.stats();
     let heap = HeapFigures {
         backend: "morph",
@@ -424,6 +416,21 @@ pub fn run_in_context(
     (err, gc.0, heap)
 }
 
+/// Runs `program` with objects in `heap`, then frees them all; returns the
+/// runtime error, the collector's counters and the heap's system counts.
+fn interpret<H: ObjHeap>(
+    heap: H,
+    program: &Program<'_>,
+    res: &Resolution,
+    source: &str,
+    options: &Options,
+    out: &mut dyn Write,
+) -> (Option<RuntimeError>, (GcStats, SysCounts)) {
+    let mut it = Interpreter::new(heap, res, source, options, out);
+    let err = it.run(program);
+    (err, it.finish())
+}
+
 /// How a statement or expression stopped early.
 enum Unwind<'a> {
     /// A `return` on its way to the call.
@@ -434,6 +441,14 @@ enum Unwind<'a> {
 
 type Exec<'a> = Result<(), Unwind<'a>>;
 type Eval<'a> = Result<Value<'a>, Unwind<'a>>;
+
+/// What a property read finds.
+enum Property<'a> {
+    /// A field's value.
+    Field(Value<'a>),
+    /// A method, to be bound to the instance or called on it.
+    Method(Gc<Closure<'a>>),
+}
 
 /// One object the collector knows.
 #[derive(Clone, Copy)]
@@ -1009,19 +1024,9 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             } => self.call_expr(callee, args, *paren),
             Expr::Get { object, name } => {
                 let o = self.eval(object)?;
-                let Value::Instance(inst) = o else {
-                    return self
-                        .error(self.offset_of(name.name), "Only instances have properties.");
-                };
-                if let Some(v) = inst.get().fields.get().and_then(|f| f.get_field(name.name)) {
-                    return Ok(v);
-                }
-                match inst.get().class.find_method(name.name) {
-                    Some(m) => self.bind(o, m, name.name),
-                    None => self.error(
-                        self.offset_of(name.name),
-                        format!("Undefined property '{}'.", name.name),
-                    ),
+                match self.property(o, name.name)? {
+                    Property::Field(v) => Ok(v),
+                    Property::Method(m) => self.bind(o, m, name.name),
                 }
             }
             Expr::Set {
@@ -1049,20 +1054,48 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             }
             Expr::This { offset, id } => self.lookup_at("this", *id, *offset),
             Expr::Super { offset, method, id } => {
-                let (sup, this) = self.super_parts(*id, *offset)?;
-                match sup.find_method(method.name) {
-                    Some(m) => {
-                        self.stack.push(this);
-                        let r = self.bind(this, m, method.name);
-                        self.stack.pop();
-                        r
-                    }
-                    None => self.error(
-                        self.offset_of(method.name),
-                        format!("Undefined property '{}'.", method.name),
-                    ),
-                }
+                let (m, this) = self.super_method(*id, *offset, method.name)?;
+                self.stack.push(this);
+                let r = self.bind(this, m, method.name);
+                self.stack.pop();
+                r
             }
+        }
+    }
+
+    /// What `o.name` finds: a field, else a method of its class.
+    #[inline]
+    fn property(&self, o: Value<'a>, name: &'a str) -> Result<Property<'a>, Unwind<'a>> {
+        let Value::Instance(inst) = o else {
+            return self.error(self.offset_of(name), "Only instances have properties.");
+        };
+        if let Some(v) = inst.get().fields.get().and_then(|f| f.get_field(name)) {
+            return Ok(Property::Field(v));
+        }
+        match inst.get().class.find_method(name) {
+            Some(m) => Ok(Property::Method(m)),
+            None => self.undefined_property(name),
+        }
+    }
+
+    fn undefined_property<T>(&self, name: &str) -> Result<T, Unwind<'a>> {
+        self.error(
+            self.offset_of(name),
+            format!("Undefined property '{name}'."),
+        )
+    }
+
+    /// The method `super.name` finds, and `this`.
+    fn super_method(
+        &self,
+        id: u32,
+        offset: u32,
+        name: &'a str,
+    ) -> Result<(Gc<Closure<'a>>, Value<'a>), Unwind<'a>> {
+        let (sup, this) = self.super_parts(id, offset)?;
+        match sup.find_method(name) {
+            Some(m) => Ok((m, this)),
+            None => self.undefined_property(name),
         }
     }
 
@@ -1247,24 +1280,12 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         match callee {
             Expr::Get { object, name } => {
                 let o = self.eval(object)?;
-                let Value::Instance(inst) = o else {
-                    return self
-                        .error(self.offset_of(name.name), "Only instances have properties.");
-                };
-                match inst.get().fields.get().and_then(|f| f.get_field(name.name)) {
-                    Some(v) => self.stack.push(v),
-                    None => match inst.get().class.find_method(name.name) {
-                        Some(m) => {
-                            self.stack.push(o);
-                            method = Some(m);
-                        }
-                        None => {
-                            return self.error(
-                                self.offset_of(name.name),
-                                format!("Undefined property '{}'.", name.name),
-                            )
-                        }
-                    },
+                match self.property(o, name.name)? {
+                    Property::Field(v) => self.stack.push(v),
+                    Property::Method(m) => {
+                        self.stack.push(o);
+                        method = Some(m);
+                    }
                 }
             }
             Expr::Super {
@@ -1272,19 +1293,9 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 method: name,
                 id,
             } => {
-                let (sup, this) = self.super_parts(*id, *offset)?;
-                match sup.find_method(name.name) {
-                    Some(m) => {
-                        self.stack.push(this);
-                        method = Some(m);
-                    }
-                    None => {
-                        return self.error(
-                            self.offset_of(name.name),
-                            format!("Undefined property '{}'.", name.name),
-                        )
-                    }
-                }
+                let (m, this) = self.super_method(*id, *offset, name.name)?;
+                self.stack.push(this);
+                method = Some(m);
             }
             _ => {
                 let c = self.eval(callee)?;
