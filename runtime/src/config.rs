@@ -135,9 +135,9 @@ impl Config {
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(&largest) = self.classes.sizes().collect::<Vec<_>>().last() {
-            validate_slab(self.slab_size, largest)?;
+            validate_slab(self.slab_size, largest, crate::size_class::GRANULE)?;
         } else {
-            validate_slab(self.slab_size, 16)?;
+            validate_slab(self.slab_size, 16, crate::size_class::GRANULE)?;
         }
         validate_chunks(self.first_chunk, self.chunk_cap)
     }

@@ -254,16 +254,14 @@ impl MorphContext {
     }
 
     /// The class that serves `size` payload bytes at `offset` (= max(8,
-    /// align)) from the block start, or `None` for the arena.
+    /// align)) from the block start: the smallest that holds them and whose
+    /// slots are aligned to `offset`; `None` for the arena.
     #[inline]
     fn pool_for(&self, size: usize, offset: usize) -> Option<usize> {
         let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
-            Some(&c)
-                if c != NO_CLASS && slot_align(self.pools[c as usize].slot_size()) >= offset =>
-            {
-                Some(c as usize)
-            }
+            Some(&c) if c != NO_CLASS => (c as usize..self.config.classes().len())
+                .find(|&c| slot_align(self.pools[c].slot_size()) >= offset),
             _ => None,
         }
     }

@@ -1,13 +1,16 @@
 //! Size classes: the table of slot sizes and the O(1) `class_of` lookup.
 //!
-//! Every class is a multiple of [`GRANULE`] (16) bytes and at most
-//! [`MAX_SMALL`] (256) bytes, so a lookup table of 17 bytes indexed by
-//! `ceil(total / 16)` answers `class_of` with one load.
+//! Every class is a multiple of [`GRANULE`] (8) bytes, at least 16 and at
+//! most [`MAX_SMALL`] (256) bytes, so a lookup table of 33 bytes indexed by
+//! `ceil(total / 8)` answers `class_of` with one load.
 
 use crate::error::ConfigError;
 
-/// Granularity of slot sizes, and the minimum alignment of every slot.
-pub const GRANULE: usize = 16;
+/// Granularity of slot sizes, and the minimum alignment of every slot. A
+/// class that is a multiple of 8 but not of 16 (24, 40, ...) has 8-aligned
+/// slots, which serve every request aligned to at most 8 (a request aligned
+/// more goes to the next class whose slots are aligned enough).
+pub const GRANULE: usize = 8;
 /// Largest block (header + payload) served by a pool; larger goes to the arena.
 pub const MAX_SMALL: usize = 256;
 /// Most classes a table may have.
@@ -64,6 +67,26 @@ impl SizeClasses {
             .expect("built-in table is valid")
     }
 
+    /// The tightest table: steps of 8 from 16 to 80, then 96, 112, 128, 160,
+    /// 192, 224, 256 (the 16 classes a table may have). For a runtime whose
+    /// objects are 8-aligned and come in many sizes: an object of 32 bytes
+    /// with its 8-byte header takes a 40-byte slot, not 48 or 64. Slots of
+    /// the odd multiples of 8 are 8-aligned; a request aligned to 16 or
+    /// more goes to the next class aligned enough.
+    ///
+    /// ```
+    /// # use morph_runtime::SizeClasses;
+    /// let t = SizeClasses::tight();
+    /// assert_eq!(t.len(), 16);
+    /// assert_eq!(t.size_of_class(t.class_of(40).unwrap()), 40);
+    /// ```
+    pub fn tight() -> SizeClasses {
+        Self::new(&[
+            16, 24, 32, 40, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 224, 256,
+        ])
+        .expect("built-in table is valid")
+    }
+
     /// A table with no classes: every object goes to the arena.
     ///
     /// ```
@@ -78,14 +101,15 @@ impl SizeClasses {
         }
     }
 
-    /// A custom table. Sizes must be strictly increasing multiples of 16, at
-    /// most 256, and there may be at most 16 of them.
+    /// A custom table. Sizes must be strictly increasing multiples of 8, from
+    /// 16 to 256, and there may be at most 16 of them.
     ///
     /// ```
     /// # use morph_runtime::SizeClasses;
-    /// let t = SizeClasses::new(&[32, 96]).unwrap();
-    /// assert_eq!(t.class_of(100), None);
-    /// assert!(SizeClasses::new(&[24]).is_err());
+    /// let t = SizeClasses::new(&[32, 40, 96]).unwrap();
+    /// assert_eq!((t.class_of(33), t.class_of(100)), (Some(1), None));
+    /// assert!(SizeClasses::new(&[20]).is_err());
+    /// assert!(SizeClasses::new(&[8]).is_err());
     /// assert!(SizeClasses::new(&[64, 32]).is_err());
     /// ```
     pub fn new(sizes: &[usize]) -> Result<SizeClasses, ConfigError> {
@@ -98,9 +122,9 @@ impl SizeClasses {
         let mut table = SizeClasses::none();
         let mut prev = 0;
         for (i, &s) in sizes.iter().enumerate() {
-            if s == 0 || s % GRANULE != 0 || s > MAX_SMALL {
+            if s < 16 || s % GRANULE != 0 || s > MAX_SMALL {
                 return Err(ConfigError::new(format!(
-                    "size class {s} must be a non-zero multiple of {GRANULE} of at most {MAX_SMALL}"
+                    "size class {s} must be a multiple of {GRANULE} from 16 to {MAX_SMALL}"
                 )));
             }
             if s <= prev {
@@ -237,6 +261,8 @@ mod tests {
     #[test]
     fn bad_tables_are_refused() {
         assert!(SizeClasses::new(&[0]).is_err());
+        assert!(SizeClasses::new(&[8]).is_err());
+        assert!(SizeClasses::new(&[16, 36]).is_err());
         assert!(SizeClasses::new(&[272]).is_err());
         assert!(SizeClasses::new(&[16, 16]).is_err());
         assert!(SizeClasses::new(&[16; 17]).is_err());

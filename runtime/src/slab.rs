@@ -387,16 +387,21 @@ impl ClassPool {
     }
 }
 
-/// Checks a slab size: a power of two from 4 KiB to 64 MiB.
-pub(crate) fn validate_slab(slab_size: usize, slot_size: usize) -> Result<(), ConfigError> {
+/// Checks a slab size (a power of two from 4 KiB to 64 MiB) and a slot size
+/// (a multiple of `granule`, at least 16, that fits in the slab).
+pub(crate) fn validate_slab(
+    slab_size: usize,
+    slot_size: usize,
+    granule: usize,
+) -> Result<(), ConfigError> {
     if !slab_size.is_power_of_two() || !(MIN_SLAB_SIZE..=MAX_SLAB_SIZE).contains(&slab_size) {
         return Err(ConfigError::new(format!(
             "slab size {slab_size} must be a power of two from {MIN_SLAB_SIZE} to {MAX_SLAB_SIZE}"
         )));
     }
-    if slot_size < 16 || slot_size % 16 != 0 || slot_size > slab_size - SLAB_DATA_OFFSET {
+    if slot_size < 16 || slot_size % granule != 0 || slot_size > slab_size - SLAB_DATA_OFFSET {
         return Err(ConfigError::new(format!(
-            "slot size {slot_size} must be a multiple of 16 that fits in a {slab_size}-byte slab"
+            "slot size {slot_size} must be a multiple of {granule} (at least 16) that fits in a {slab_size}-byte slab"
         )));
     }
     Ok(())
@@ -450,7 +455,9 @@ impl SlabPool {
     /// assert_eq!(p.stats().slots, (4096 - 256) / 64);
     /// ```
     pub fn with_slab_size(slot_size: usize, slab_size: usize) -> Result<SlabPool, ConfigError> {
-        validate_slab(slab_size, slot_size)?;
+        // Standalone pools promise 16-aligned slots, so sizes are multiples
+        // of 16; a context's classes may be multiples of 8.
+        validate_slab(slab_size, slot_size, 16)?;
         Ok(SlabPool {
             pool: ClassPool::new(slot_size, slab_size),
             budget: Budget::new(None),

@@ -136,6 +136,16 @@ proptest! {
     }
 
     #[test]
+    fn tight_classes_match_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
+        let mut ctx = Config::compiler()
+            .size_classes(SizeClasses::tight())
+            .slab_size(4096)
+            .build()
+            .unwrap();
+        run_context(&mut ctx, &ops);
+    }
+
+    #[test]
     fn arena_only_matches_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         run_context(&mut Config::arena_only().build().unwrap(), &ops);
     }

@@ -73,6 +73,16 @@ fn torture_fine_classes_small_slabs() {
 }
 
 #[test]
+fn torture_tight_classes() {
+    let ctx = Config::compiler()
+        .size_classes(SizeClasses::tight())
+        .slab_size(4096)
+        .build()
+        .unwrap();
+    torture(&ctx, 4);
+}
+
+#[test]
 fn torture_arena_only() {
     let ctx = Config::arena_only().build().unwrap();
     let mut rng = Rng::new(3);
