@@ -324,18 +324,19 @@ pub fn run_source(source: &str, options: &Options, out: &mut dyn Write) -> RunRe
     }
 }
 
-/// The context `run` puts objects in: the finer size-class table, since a
-/// runtime's objects come in many sizes (a one-variable environment is 40
-/// bytes with its header, a two-field table 80) and the default table
-/// would round them to 64 and 128.
+/// The context `run` puts objects in: the tight size-class table (steps of
+/// 8), since a runtime's objects come in many sizes, all 8-aligned (a
+/// one-variable environment is 40 bytes with its header, an instance 32, a
+/// three-slot environment 72); the default table would round them to 64, 32
+/// and 128, the fine one to 48, 32 and 80.
 ///
 /// ```
 /// let ctx = lexer_demo::interp::runtime_context();
-/// assert_eq!(ctx.config().classes().len(), 12);
+/// assert_eq!(ctx.config().classes().len(), 16);
 /// ```
 pub fn runtime_context() -> MorphContext {
     morph_runtime::Config::compiler()
-        .size_classes(morph_runtime::SizeClasses::fine())
+        .size_classes(morph_runtime::SizeClasses::tight())
         .build()
         .expect("the fine table is a valid configuration")
 }
