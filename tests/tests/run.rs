@@ -33,9 +33,16 @@ fn run_transcripts() {
 #[test]
 fn failing_programs_do_not_run() {
     for path in lox_files("fail") {
-        let (code, out, _) = cli(&["run", &path_str(&path)], b"");
+        let (code, out, err) = cli(&["run", &path_str(&path)], b"");
         assert_eq!(code, 65, "{}", path.display());
         assert_eq!(out, "", "{}: nothing runs", path.display());
+        let (_, _, check_err) = cli(&["check", &path_str(&path)], b"");
+        assert_eq!(
+            err,
+            check_err,
+            "{}: the diagnostics of check",
+            path.display()
+        );
     }
 }
 
