@@ -19,6 +19,11 @@ use std::cell::Cell;
 use std::ptr::NonNull;
 
 /// The kind of a runtime object: the type tag of its header.
+///
+/// ```
+/// use lexer_demo::interp::Kind;
+/// assert_eq!(Kind::Str as u16, 32); // clear of the front end's node tags
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u16)]
 pub enum Kind {
@@ -130,6 +135,16 @@ pub trait ObjHeap {
 }
 
 /// Counters of a [`SysHeap`].
+///
+/// ```
+/// use lexer_demo::interp::{Kind, ObjHeap, SysHeap};
+/// let heap = SysHeap::default();
+/// let _p = heap.alloc(16, Kind::Bound).unwrap();
+/// let c = heap.system_objects();
+/// assert_eq!((c.allocations, c.live, c.live_bytes), (1, 1, 16));
+/// # // SAFETY: live, this size, freed once.
+/// # unsafe { heap.free(_p, 16) }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SysCounts {
     /// Allocations so far.
@@ -198,6 +213,8 @@ impl ObjHeap for SysHeap {
         }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::free`].
     unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
         self.live.set(self.live.get() - 1);
         self.live_bytes.set(self.live_bytes.get() - size as u64);
@@ -207,11 +224,15 @@ impl ObjHeap for SysHeap {
         unsafe { std::alloc::dealloc(ptr.as_ptr().sub(PREFIX), layout) }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::is_marked`].
     unsafe fn is_marked(&self, ptr: NonNull<u8>, _size: usize) -> bool {
         // SAFETY: the caller guarantees a live object, so its prefix is there.
         unsafe { (*ptr.as_ptr().sub(PREFIX).cast::<Prefix>()).mark.get() }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::set_mark`].
     unsafe fn set_mark(&self, ptr: NonNull<u8>, _size: usize, on: bool) {
         // SAFETY: as for `is_marked`; the mark is a `Cell`, and no other
         // reference to the prefix exists.
@@ -251,6 +272,10 @@ pub struct MorphHeap<'c> {
 }
 
 /// The largest payload [`MorphHeap`] places in the context's pools.
+///
+/// ```
+/// assert_eq!(lexer_demo::interp::MAX_POOLED, 248); // 256 with the header
+/// ```
 pub const MAX_POOLED: usize = morph_runtime::MAX_SMALL - HEADER_SIZE;
 
 impl<'c> MorphHeap<'c> {
@@ -296,6 +321,8 @@ impl ObjHeap for MorphHeap<'_> {
         }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::free`].
     #[inline]
     unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
         if size <= MAX_POOLED {
@@ -308,6 +335,8 @@ impl ObjHeap for MorphHeap<'_> {
         }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::is_marked`].
     #[inline]
     unsafe fn is_marked(&self, ptr: NonNull<u8>, size: usize) -> bool {
         if size <= MAX_POOLED {
@@ -319,6 +348,8 @@ impl ObjHeap for MorphHeap<'_> {
         }
     }
 
+    /// # Safety
+    /// As for [`ObjHeap::set_mark`].
     #[inline]
     unsafe fn set_mark(&self, ptr: NonNull<u8>, size: usize, on: bool) {
         if size <= MAX_POOLED {

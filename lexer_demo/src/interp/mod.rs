@@ -50,16 +50,44 @@ use value::{
 };
 
 /// Calls nest at most this deep; one more is `Stack overflow.`.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, with_stack, Options, BIG_STACK_BUDGET, MAX_CALL_DEPTH};
+/// let src = format!("fun d(n) {{ if (n == 0) return 0; return d(n - 1); }} d({});", MAX_CALL_DEPTH);
+/// let opts = Options { stack_budget: BIG_STACK_BUDGET, ..Options::default() };
+/// let r = with_stack(|| run_source(&src, &opts, &mut Vec::new()));
+/// assert_eq!(r.error.unwrap().message, "Stack overflow.");
+/// ```
 pub const MAX_CALL_DEPTH: usize = 10_000;
 
 /// Stack a thread needs to reach [`MAX_CALL_DEPTH`] in any build; what
-/// [`with_stack`] gives.
+/// [`with_stack`] gives. Reserved, not touched: only the pages a program's
+/// recursion reaches become memory.
+///
+/// ```
+/// assert!(lexer_demo::interp::BIG_STACK_BUDGET < lexer_demo::interp::STACK_SIZE);
+/// ```
 pub const STACK_SIZE: usize = 1 << 30;
 
 /// Collection threshold before the first collection, and its floor.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Options, MIN_THRESHOLD};
+/// // 1,000 environments of 48 bytes: far below the threshold, no collection.
+/// let r = run_source("for (var i = 0; i < 1000; i = i + 1) { var x = i; }", &Options::default(), &mut Vec::new());
+/// assert!(r.gc.bytes_allocated < MIN_THRESHOLD as u64);
+/// assert_eq!(r.gc.collections, 0);
+/// ```
 pub const MIN_THRESHOLD: usize = 1 << 20;
 
 /// Where runtime objects go.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Backend, Options};
+/// let opts = Options { backend: Backend::Heap, ..Options::default() };
+/// let r = run_source("class A {} print A();", &opts, &mut Vec::new());
+/// assert_eq!((r.heap.backend, r.heap.system_allocations), ("heap", 2));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
     /// A `MorphContext`: size-class pools, headers with a mark bit.
@@ -98,6 +126,13 @@ impl Default for Options {
 }
 
 /// A runtime error: the message and the line it happened on.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Options};
+/// let r = run_source("var a;\nprint a.b;", &Options::default(), &mut Vec::new());
+/// let e = r.error.unwrap();
+/// assert_eq!((e.message.as_str(), e.line), ("Only instances have properties.", 2));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuntimeError {
     /// The message, as LOX.md spells it.
@@ -119,6 +154,14 @@ impl std::fmt::Display for RuntimeError {
 }
 
 /// What the collector did.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Kind, Options};
+/// let opts = Options { gc_stress: true, ..Options::default() };
+/// let r = run_source("var s = \"a\" + \"b\"; s = s + s;", &opts, &mut Vec::new());
+/// assert_eq!((r.gc.objects_allocated, r.gc.collections, r.gc.objects_freed), (2, 2, 0));
+/// assert_eq!(r.gc.by_kind[Kind::Str as usize - Kind::Str as usize], 2);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcStats {
     /// Collections run.
@@ -142,6 +185,12 @@ pub struct GcStats {
 }
 
 /// The result of a run.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Options};
+/// let r = run_source("print 1 +;", &Options::default(), &mut Vec::new());
+/// assert_eq!(r.diagnostics[0].to_string(), "[line 1] Error at ';': Expect expression.");
+/// ```
 #[derive(Debug)]
 pub struct RunResult {
     /// Compile errors; when there are any, nothing ran.
@@ -174,8 +223,15 @@ impl RunResult {
     }
 }
 
-/// Figures of the heap the objects lived in, taken at the end of the run
-/// (before teardown).
+/// Figures of the heap the objects lived in, taken at the end of the run.
+///
+/// ```
+/// use lexer_demo::interp::{run_source, Options};
+/// let opts = Options { gc_stress: true, ..Options::default() };
+/// let r = run_source("for (var i = 0; i < 10; i = i + 1) { var s = \"a\" + \"b\"; }", &opts, &mut Vec::new());
+/// assert_eq!(r.heap.live_after_teardown, 0);
+/// assert!(r.heap.pool_reuses > 0);
+/// ```
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct HeapFigures {
     /// `morph` or `heap`.
@@ -276,7 +332,12 @@ pub fn with_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
-/// The stack budget for code run by [`with_stack`].
+/// The stack budget for code run by [`with_stack`]: all of it but 8 MiB,
+/// a margin for the frames between two checks.
+///
+/// ```
+/// assert_eq!(lexer_demo::interp::BIG_STACK_BUDGET, (1 << 30) - (8 << 20));
+/// ```
 pub const BIG_STACK_BUDGET: usize = STACK_SIZE - (8 << 20);
 
 /// Compiles and runs `source`, printing to `out`.
