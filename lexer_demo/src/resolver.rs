@@ -91,8 +91,8 @@ pub fn declarations(list: &[Stmt<'_>]) -> u32 {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
-    depths: Vec<u32>,
-    slots: Vec<u32>,
+    /// Per use: (depth or `GLOBAL`, slot), together so a lookup is one load.
+    uses: Vec<(u32, u32)>,
     /// Every global name declared or used, by index.
     global_names: Vec<String>,
     global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
@@ -112,8 +112,8 @@ impl Resolution {
     /// assert_eq!((res.depth(0), res.depth(1)), (Some(0), None));
     /// ```
     pub fn depth(&self, id: UseId) -> Option<u32> {
-        match self.depths.get(id as usize) {
-            Some(&d) if d != GLOBAL => Some(d),
+        match self.uses.get(id as usize) {
+            Some(&(d, _)) if d != GLOBAL => Some(d),
             _ => None,
         }
     }
@@ -131,7 +131,7 @@ impl Resolution {
     /// assert_eq!((res.depth(0), res.slot(0)), (Some(0), 1));
     /// ```
     pub fn slot(&self, id: UseId) -> u32 {
-        self.slots.get(id as usize).copied().unwrap_or(0)
+        self.uses.get(id as usize).map_or(0, |u| u.1)
     }
 
     /// Depth and slot of `id` together: `None` for a global.
@@ -145,8 +145,8 @@ impl Resolution {
     /// ```
     #[inline]
     pub fn local(&self, id: UseId) -> Option<(u32, u32)> {
-        match self.depths.get(id as usize) {
-            Some(&d) if d != GLOBAL => Some((d, self.slots[id as usize])),
+        match self.uses.get(id as usize) {
+            Some(&(d, slot)) if d != GLOBAL => Some((d, slot)),
             _ => None,
         }
     }
@@ -189,7 +189,7 @@ impl Resolution {
     /// assert_eq!(res.locals(), 1);
     /// ```
     pub fn locals(&self) -> usize {
-        self.depths.iter().filter(|&&d| d != GLOBAL).count()
+        self.uses.iter().filter(|u| u.0 != GLOBAL).count()
     }
 }
 
@@ -225,8 +225,7 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
     let mut r = Resolver {
         scopes: Vec::new(),
         spare: Vec::new(),
-        depths: vec![GLOBAL; program.uses as usize],
-        slots: vec![0; program.uses as usize],
+        uses: vec![(GLOBAL, 0); program.uses as usize],
         global_names: Vec::new(),
         global_index: HashMap::default(),
         function: FunctionType::None,
@@ -238,8 +237,7 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
     r.statements(program.statements);
     (
         Resolution {
-            depths: r.depths,
-            slots: r.slots,
+            uses: r.uses,
             global_names: r.global_names,
             global_index: r.global_index,
         },
@@ -252,8 +250,7 @@ struct Resolver<'a, 'l> {
     scopes: Vec<Scope<'a>>,
     /// Emptied scopes kept for reuse, so a block does not allocate a table.
     spare: Vec<Scope<'a>>,
-    depths: Vec<u32>,
-    slots: Vec<u32>,
+    uses: Vec<(u32, u32)>,
     global_names: Vec<String>,
     global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
     function: FunctionType,
@@ -326,16 +323,15 @@ impl<'a> Resolver<'a, '_> {
     fn resolve_local(&mut self, id: UseId, name: &str) {
         for (i, scope) in self.scopes.iter().rev().enumerate() {
             if let Some(&(_, slot)) = scope.get(name) {
-                if let Some(d) = self.depths.get_mut(id as usize) {
-                    *d = i as u32;
-                    self.slots[id as usize] = slot;
+                if let Some(u) = self.uses.get_mut(id as usize) {
+                    *u = (i as u32, slot);
                 }
                 return;
             }
         }
         let g = self.global(name);
-        if let Some(s) = self.slots.get_mut(id as usize) {
-            *s = g;
+        if let Some(u) = self.uses.get_mut(id as usize) {
+            u.1 = g;
         }
     }
 

@@ -501,16 +501,21 @@ fn interpret<H: ObjHeap>(
     (err, it.finish())
 }
 
-/// How a statement or expression stopped early.
-enum Unwind<'a> {
-    /// A `return` on its way to the call.
-    Return(Value<'a>),
+/// How a statement or expression stopped early. A `return` leaves its
+/// value in the interpreter (no allocation can happen between the `return`
+/// and the call that takes it), so `Unwind` is one word and an expression's
+/// `Result` fits in two registers.
+enum Unwind {
+    /// A `return` on its way to the call; the value is in `returned`.
+    Return,
     /// A runtime error on its way out.
     Error(Box<RuntimeError>),
 }
 
-type Exec<'a> = Result<(), Unwind<'a>>;
-type Eval<'a> = Result<Value<'a>, Unwind<'a>>;
+const _: () = assert!(std::mem::size_of::<Result<Value<'static>, Unwind>>() == 16);
+
+type Exec = Result<(), Unwind>;
+type Eval<'a> = Result<Value<'a>, Unwind>;
 
 /// What a property read finds.
 enum Property<'a> {
@@ -541,6 +546,8 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     saved: Vec<Option<Gc<Env<'a>>>>,
     /// Temporaries that must survive an allocation.
     stack: Vec<Value<'a>>,
+    /// The value of the `return` being unwound.
+    returned: Value<'a>,
     /// Every object, for the sweep.
     objects: Vec<Entry>,
     gray: Vec<(NonNull<u8>, Kind)>,
@@ -551,7 +558,6 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     gc_stress: bool,
     since_gc: usize,
     threshold: usize,
-    live_bytes: u64,
     stats: GcStats,
     text: String,
 }
@@ -579,6 +585,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             env: None,
             saved: Vec::new(),
             stack: Vec::with_capacity(256),
+            returned: Value::Nil,
             objects: Vec::new(),
             gray: Vec::new(),
             roots: Vec::new(),
@@ -588,7 +595,6 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             gc_stress: options.gc_stress,
             since_gc: 0,
             threshold: MIN_THRESHOLD,
-            live_bytes: 0,
             stats: GcStats::default(),
             text: String::new(),
         }
@@ -604,7 +610,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                     break;
                 }
                 // The resolver refuses `return` at top level.
-                Err(Unwind::Return(_)) => break,
+                Err(Unwind::Return) => break,
             }
         }
         let _ = self.out.flush();
@@ -614,6 +620,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     /// Frees every object; returns the counters and the heap's system
     /// counts after teardown.
     fn finish(&mut self) -> (GcStats, SysCounts) {
+        self.note_peaks();
         self.stats.live_at_end = self.objects.len() as u64;
         self.teardown();
         (self.stats, self.heap.system_objects())
@@ -634,7 +641,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     // ----- errors -------------------------------------------------------
 
-    fn error<T>(&self, offset: u32, message: impl Into<String>) -> Result<T, Unwind<'a>> {
+    fn error<T>(&self, offset: u32, message: impl Into<String>) -> Result<T, Unwind> {
         Err(Unwind::Error(Box::new(RuntimeError {
             message: message.into(),
             line: self.lines.get().line_of(offset),
@@ -650,8 +657,8 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     /// Allocates `size` bytes for an object of `kind` (collecting first if
     /// due) and writes `head` at its start. Everything `head` points to
     /// must be rooted by the caller.
-    #[inline]
-    fn alloc<T>(&mut self, kind: Kind, size: usize, head: T, at: u32) -> Result<Gc<T>, Unwind<'a>> {
+    #[inline(always)]
+    fn alloc<T>(&mut self, kind: Kind, size: usize, head: T, at: u32) -> Result<Gc<T>, Unwind> {
         if self.gc_stress || self.since_gc + size > self.threshold {
             self.collect();
         }
@@ -661,21 +668,29 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         // SAFETY: the block holds `size >= size_of::<T>()` bytes aligned to
         // 8, which every object head needs.
         unsafe { ptr.cast::<T>().as_ptr().write(head) };
+        // Live bytes and objects only grow between collections, so their
+        // peaks are taken in `collect` and at the end, not here.
         self.since_gc += size;
-        self.live_bytes += size as u64;
-        self.stats.objects_allocated += 1;
         self.stats.bytes_allocated += size as u64;
         self.stats.by_kind[kind as usize - Kind::Str as usize] += 1;
-        self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(self.live_bytes);
         self.objects.push(Entry {
             ptr,
             size: size as u32,
         });
-        self.stats.peak_live_objects = self.stats.peak_live_objects.max(self.objects.len() as u64);
         // SAFETY: the head is written; variable parts are written by the
         // caller before anything reads them (their lengths start at 0 or
         // the caller fills them at once).
         Ok(unsafe { Gc::from_raw(ptr) })
+    }
+
+    /// Brings the peaks up to date (live bytes and objects only grow
+    /// between collections).
+    fn note_peaks(&mut self) {
+        let live = self.stats.bytes_allocated - self.stats.bytes_freed;
+        self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(live);
+        let objects = self.objects.len() as u64;
+        self.stats.peak_live_objects = self.stats.peak_live_objects.max(objects);
+        self.stats.objects_allocated = self.stats.by_kind.iter().sum();
     }
 
     fn new_env(
@@ -683,7 +698,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         enclosing: Option<Gc<Env<'a>>>,
         cap: u32,
         at: u32,
-    ) -> Result<Gc<Env<'a>>, Unwind<'a>> {
+    ) -> Result<Gc<Env<'a>>, Unwind> {
         let head = Env {
             enclosing,
             len: std::cell::Cell::new(0),
@@ -698,7 +713,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         decl: &'a Function<'a>,
         method: bool,
         is_init: bool,
-    ) -> Result<Gc<Closure<'a>>, Unwind<'a>> {
+    ) -> Result<Gc<Closure<'a>>, Unwind> {
         let slots = u32::from(method) + decl.params.len() as u32 + declarations(decl.body);
         let head = Closure {
             decl,
@@ -712,10 +727,18 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     fn collect(&mut self) {
         self.stats.collections += 1;
+        self.note_peaks();
         // Mark the roots.
         let mut roots = std::mem::take(&mut self.roots);
         roots.clear();
-        for v in self.globals.iter().flatten().chain(self.stack.iter()) {
+        let returned = std::iter::once(&self.returned);
+        for v in self
+            .globals
+            .iter()
+            .flatten()
+            .chain(&self.stack)
+            .chain(returned)
+        {
             if let Some(o) = v.object() {
                 roots.push(o);
             }
@@ -757,9 +780,9 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         });
         self.stats.objects_freed += freed;
         self.stats.bytes_freed += freed_bytes;
-        self.live_bytes -= freed_bytes;
         self.since_gc = 0;
-        self.threshold = MIN_THRESHOLD.max(self.live_bytes as usize * 2);
+        let live = self.stats.bytes_allocated - self.stats.bytes_freed;
+        self.threshold = MIN_THRESHOLD.max(live as usize * 2);
     }
 
     #[inline]
@@ -833,7 +856,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     // ----- statements ----------------------------------------------------
 
-    fn execute(&mut self, s: &'a Stmt<'a>) -> Exec<'a> {
+    fn execute(&mut self, s: &'a Stmt<'a>) -> Exec {
         match s {
             Stmt::Expression(e) => {
                 self.eval(e)?;
@@ -875,21 +898,22 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                     Some(e) => self.eval(e)?,
                     None => Value::Nil,
                 };
-                return Err(Unwind::Return(v));
+                self.returned = v;
+                return Err(Unwind::Return);
             }
             Stmt::Class(c) => self.class(c)?,
         }
         Ok(())
     }
 
-    fn statements(&mut self, list: &'a [Stmt<'a>]) -> Exec<'a> {
+    fn statements(&mut self, list: &'a [Stmt<'a>]) -> Exec {
         for s in list {
             self.execute(s)?;
         }
         Ok(())
     }
 
-    fn block(&mut self, list: &'a [Stmt<'a>]) -> Exec<'a> {
+    fn block(&mut self, list: &'a [Stmt<'a>]) -> Exec {
         let n = declarations(list);
         if n == 0 {
             return self.statements(list);
@@ -915,7 +939,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     }
 
     /// Defines the next variable of the current scope.
-    fn define(&mut self, name: &'a str, v: Value<'a>) -> Exec<'a> {
+    fn define(&mut self, name: &'a str, v: Value<'a>) -> Exec {
         match self.env {
             None => self.set_global(name, v),
             Some(env) if env.push(v) => Ok(()),
@@ -958,7 +982,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         }
     }
 
-    fn class(&mut self, c: &'a crate::ast::Class<'a>) -> Exec<'a> {
+    fn class(&mut self, c: &'a crate::ast::Class<'a>) -> Exec {
         let base = self.stack.len();
         let superclass = match c.superclass {
             Some(e) => match self.eval(e)? {
@@ -1026,7 +1050,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     }
 
     /// Defines or redefines a global by name (at its declaration).
-    fn set_global(&mut self, name: &'a str, v: Value<'a>) -> Exec<'a> {
+    fn set_global(&mut self, name: &'a str, v: Value<'a>) -> Exec {
         match self.res.global_slot(name) {
             Some(i) => {
                 self.globals[i as usize] = Some(v);
@@ -1135,7 +1159,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     /// What `o.name` finds: a field, else a method of its class.
     #[inline]
-    fn property(&self, o: Value<'a>, name: &'a str) -> Result<Property<'a>, Unwind<'a>> {
+    fn property(&self, o: Value<'a>, name: &'a str) -> Result<Property<'a>, Unwind> {
         let Value::Instance(inst) = o else {
             return self.error(self.offset_of(name), "Only instances have properties.");
         };
@@ -1148,7 +1172,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         }
     }
 
-    fn undefined_property<T>(&self, name: &str) -> Result<T, Unwind<'a>> {
+    fn undefined_property<T>(&self, name: &str) -> Result<T, Unwind> {
         self.error(
             self.offset_of(name),
             format!("Undefined property '{name}'."),
@@ -1161,7 +1185,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         id: u32,
         offset: u32,
         name: &'a str,
-    ) -> Result<(Gc<Closure<'a>>, Value<'a>), Unwind<'a>> {
+    ) -> Result<(Gc<Closure<'a>>, Value<'a>), Unwind> {
         let (sup, this) = self.super_parts(id, offset)?;
         match sup.find_method(name) {
             Some(m) => Ok((m, this)),
@@ -1170,7 +1194,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     }
 
     /// The superclass and `this` for a `super` expression.
-    fn super_parts(&self, id: u32, offset: u32) -> Result<(Gc<Class<'a>>, Value<'a>), Unwind<'a>> {
+    fn super_parts(&self, id: u32, offset: u32) -> Result<(Gc<Class<'a>>, Value<'a>), Unwind> {
         let found = self.res.local(id).and_then(|(depth, slot)| {
             let env = self.env?.ancestor(depth)?;
             let sup = env.slots().get(slot as usize)?.get();
@@ -1224,7 +1248,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         }
     }
 
-    fn assign(&mut self, name: &'a str, id: u32, v: Value<'a>) -> Exec<'a> {
+    fn assign(&mut self, name: &'a str, id: u32, v: Value<'a>) -> Exec {
         match self.res.local(id) {
             Some((depth, slot)) => {
                 let cell = self
@@ -1313,7 +1337,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         Ok(Value::Bound(b?))
     }
 
-    fn set_field(&mut self, inst: Gc<Instance<'a>>, name: &'a str, v: Value<'a>) -> Exec<'a> {
+    fn set_field(&mut self, inst: Gc<Instance<'a>>, name: &'a str, v: Value<'a>) -> Exec {
         let at = self.offset_of(name);
         let old = inst.get().fields.get();
         if let Some(f) = old {
@@ -1489,9 +1513,9 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.depth -= 1;
         self.env = self.saved.pop().flatten();
         match r {
-            Ok(()) | Err(Unwind::Return(_)) if is_init => Ok(receiver.unwrap_or(Value::Nil)),
+            Ok(()) | Err(Unwind::Return) if is_init => Ok(receiver.unwrap_or(Value::Nil)),
             Ok(()) => Ok(Value::Nil),
-            Err(Unwind::Return(v)) => Ok(v),
+            Err(Unwind::Return) => Ok(std::mem::replace(&mut self.returned, Value::Nil)),
             Err(e) => Err(e),
         }
     }
