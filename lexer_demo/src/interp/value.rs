@@ -65,7 +65,16 @@ impl<T> Gc<T> {
         unsafe { self.ptr.cast::<T>().as_ref() }
     }
 
-    /// The variable part after the head: `len` elements of `E`.
+    /// The start of the variable part after the head.
+    #[inline]
+    fn tail_ptr<E>(self) -> *mut E {
+        // SAFETY: the head is followed by the variable part in the same
+        // allocation (an empty part ends exactly at the allocation's end).
+        unsafe { self.ptr.as_ptr().add(std::mem::size_of::<T>()).cast::<E>() }
+    }
+
+    /// The variable part after the head: its first `len` elements of `E`,
+    /// which must be initialised.
     #[inline]
     fn tail<'g, E>(self, len: usize) -> &'g [E] {
         // SAFETY: objects with a variable part were allocated with room for
@@ -240,8 +249,13 @@ impl<'a> Gc<Env<'a>> {
         if len >= head.cap {
             return false;
         }
-        let all: &[Cell<Value<'a>>] = self.tail(head.cap as usize);
-        all[len as usize].set(v);
+        // SAFETY: slot `len < cap` lies in the allocation; it is not
+        // initialised yet, so it is written without reading it.
+        unsafe {
+            self.tail_ptr::<Cell<Value<'a>>>()
+                .add(len as usize)
+                .write(Cell::new(v))
+        };
         head.len.set(len + 1);
         true
     }
@@ -375,8 +389,13 @@ impl<'a> Gc<Fields<'a>> {
         if len >= head.cap {
             return false;
         }
-        let all: &[Cell<Field<'a>>] = self.tail(head.cap as usize);
-        all[len as usize].set(Field { name, value });
+        // SAFETY: entry `len < cap` lies in the allocation; it is not
+        // initialised yet, so it is written without reading it.
+        unsafe {
+            self.tail_ptr::<Cell<Field<'a>>>()
+                .add(len as usize)
+                .write(Cell::new(Field { name, value }))
+        };
         head.len.set(len + 1);
         true
     }
