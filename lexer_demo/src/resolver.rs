@@ -93,9 +93,6 @@ pub fn declarations(list: &[Stmt<'_>]) -> u32 {
 pub struct Resolution {
     /// Per use: (depth or `GLOBAL`, slot), together so a lookup is one load.
     uses: Vec<(u32, u32)>,
-    /// Every global name declared or used, by index.
-    global_names: Vec<String>,
-    global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
 }
 
 const GLOBAL: u32 = u32::MAX;
@@ -120,8 +117,7 @@ impl Resolution {
 
     /// The slot of `id`'s binding in its scope (its declaration order: a
     /// method's `this`, a function's parameters, then its body's
-    /// declarations); for a global, the global's index (see
-    /// [`globals`](Self::globals)).
+    /// declarations); 0 for a global.
     ///
     /// ```
     /// use lexer_demo::{parser::parse, resolver::resolve};
@@ -149,34 +145,6 @@ impl Resolution {
             Some(&(d, slot)) if d != GLOBAL => Some((d, slot)),
             _ => None,
         }
-    }
-
-    /// Every global name the program declares or uses; a global use's
-    /// [`slot`](Self::slot) indexes this list.
-    ///
-    /// ```
-    /// use lexer_demo::{parser::parse, resolver::resolve};
-    /// let src = "var a = 1; print b; print a;";
-    /// let ctx = morph_runtime::MorphContext::new();
-    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
-    /// assert_eq!(res.globals(), ["a", "b"]);
-    /// assert_eq!((res.slot(0), res.slot(1)), (1, 0));
-    /// ```
-    pub fn globals(&self) -> &[String] {
-        &self.global_names
-    }
-
-    /// The index of global `name`, if the program declares or uses it.
-    ///
-    /// ```
-    /// use lexer_demo::{parser::parse, resolver::resolve};
-    /// let src = "fun f() {} f();";
-    /// let ctx = morph_runtime::MorphContext::new();
-    /// let (res, _) = resolve(&parse(src, &ctx, &ctx).unwrap().program, src);
-    /// assert_eq!((res.global_slot("f"), res.global_slot("g")), (Some(0), None));
-    /// ```
-    pub fn global_slot(&self, name: &str) -> Option<u32> {
-        self.global_index.get(name).copied()
     }
 
     /// How many uses resolve to a local binding.
@@ -226,8 +194,6 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         scopes: Vec::new(),
         spare: Vec::new(),
         uses: vec![(GLOBAL, 0); program.uses as usize],
-        global_names: Vec::new(),
-        global_index: HashMap::default(),
         function: FunctionType::None,
         class: ClassType::None,
         diagnostics: Vec::new(),
@@ -235,14 +201,7 @@ pub fn resolve(program: &Program<'_>, source: &str) -> (Resolution, Vec<Diagnost
         source,
     };
     r.statements(program.statements);
-    (
-        Resolution {
-            uses: r.uses,
-            global_names: r.global_names,
-            global_index: r.global_index,
-        },
-        r.diagnostics,
-    )
+    (Resolution { uses: r.uses }, r.diagnostics)
 }
 
 struct Resolver<'a, 'l> {
@@ -251,8 +210,6 @@ struct Resolver<'a, 'l> {
     /// Emptied scopes kept for reuse, so a block does not allocate a table.
     spare: Vec<Scope<'a>>,
     uses: Vec<(u32, u32)>,
-    global_names: Vec<String>,
-    global_index: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
     function: FunctionType,
     class: ClassType,
     diagnostics: Vec<Diagnostic>,
@@ -287,20 +244,8 @@ impl<'a> Resolver<'a, '_> {
         }
     }
 
-    /// The index of global `name`, given one on first sight.
-    fn global(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.global_index.get(name) {
-            return i;
-        }
-        let i = self.global_names.len() as u32;
-        self.global_names.push(name.to_string());
-        self.global_index.insert(name.to_string(), i);
-        i
-    }
-
     fn declare(&mut self, name: Ident<'a>) {
         let Some(scope) = self.scopes.last_mut() else {
-            self.global(name.name);
             return;
         };
         let slot = scope.len() as u32;
@@ -328,10 +273,6 @@ impl<'a> Resolver<'a, '_> {
                 }
                 return;
             }
-        }
-        let g = self.global(name);
-        if let Some(u) = self.uses.get_mut(id as usize) {
-            u.1 = g;
         }
     }
 

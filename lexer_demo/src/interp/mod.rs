@@ -7,8 +7,9 @@
 //!   [`Kind`]. String literals are not copied: a literal value points into
 //!   the AST.
 //! - **Variables**: the resolver gives each local use a depth and a slot, so
-//!   a read walks `depth` environments and indexes; globals are a vector
-//!   indexed by the resolver's global numbers (no hashing at run time).
+//!   a read walks `depth` environments and indexes. Globals are a vector; the
+//!   first time a use of a global runs, its name is looked up once and the
+//!   index cached for that use.
 //!   A block that declares nothing has no environment.
 //! - **Roots**: the globals, the current environment, the environments of
 //!   suspended calls, and the value stack, where every temporary that must
@@ -42,6 +43,8 @@ use crate::diagnostics::Diagnostic;
 use crate::resolver::{declarations, Resolution};
 use crate::token::{LazyLines, TokenKind};
 use morph_runtime::MorphContext;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::io::Write;
 use std::ptr::NonNull;
 use value::{
@@ -496,7 +499,7 @@ fn interpret<H: ObjHeap>(
     options: &Options,
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, (GcStats, SysCounts)) {
-    let mut it = Interpreter::new(heap, res, source, options, out);
+    let mut it = Interpreter::new(heap, program.uses, res, source, options, out);
     let err = it.run(program);
     (err, it.finish())
 }
@@ -538,8 +541,13 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     source: &'a str,
     lines: LazyLines<'a>,
     out: &'o mut dyn Write,
-    /// By the resolver's global index; `None` until defined.
+    /// Globals by index; `None` until defined.
     globals: Vec<Option<Value<'a>>>,
+    /// The index of each global name.
+    global_index: HashMap<&'a str, u32, BuildHasherDefault<crate::resolver::FxHasher>>,
+    /// Per variable use: the index of its global once looked up, else
+    /// `u32::MAX`.
+    global_of_use: Vec<u32>,
     /// The current scope's environment; `None` at top level.
     env: Option<Gc<Env<'a>>>,
     /// Environments of suspended calls.
@@ -565,16 +573,16 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
 impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     fn new(
         heap: H,
+        uses: u32,
         res: &'a Resolution,
         source: &'a str,
         options: &Options,
         out: &'o mut dyn Write,
     ) -> Self {
         let marker = 0u8;
-        let mut globals = vec![None; res.globals().len()];
-        if let Some(i) = res.global_slot("clock") {
-            globals[i as usize] = Some(Value::Native(Native::Clock));
-        }
+        let mut global_index = HashMap::default();
+        global_index.insert("clock", 0);
+        let globals = vec![Some(Value::Native(Native::Clock))];
         Interpreter {
             heap,
             res,
@@ -582,6 +590,8 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             lines: LazyLines::new(source),
             out,
             globals,
+            global_index,
+            global_of_use: vec![u32::MAX; uses as usize],
             env: None,
             saved: Vec::new(),
             stack: Vec::with_capacity(256),
@@ -1051,15 +1061,33 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     /// Defines or redefines a global by name (at its declaration).
     fn set_global(&mut self, name: &'a str, v: Value<'a>) -> Exec {
-        match self.res.global_slot(name) {
-            Some(i) => {
-                self.globals[i as usize] = Some(v);
-                Ok(())
+        let i = self.global_named(name);
+        self.globals[i as usize] = Some(v);
+        Ok(())
+    }
+
+    /// The index of global `name`, made on first sight.
+    fn global_named(&mut self, name: &'a str) -> u32 {
+        let next = self.globals.len() as u32;
+        let i = *self.global_index.entry(name).or_insert(next);
+        if i == next {
+            self.globals.push(None);
+        }
+        i
+    }
+
+    /// The index of the global that use `id` (of `name`) refers to.
+    #[inline]
+    fn global_of(&mut self, id: u32, name: &'a str) -> u32 {
+        match self.global_of_use.get(id as usize) {
+            Some(&g) if g != u32::MAX => g,
+            _ => {
+                let g = self.global_named(name);
+                if let Some(slot) = self.global_of_use.get_mut(id as usize) {
+                    *slot = g;
+                }
+                g
             }
-            None => self.error(
-                self.offset_of(name),
-                format!("Internal error: unresolved '{name}'."),
-            ),
         }
     }
 
@@ -1212,16 +1240,19 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     }
 
     #[inline]
-    fn lookup(&self, name: &'a str, id: u32) -> Eval<'a> {
+    fn lookup(&mut self, name: &'a str, id: u32) -> Eval<'a> {
         match self.res.local(id) {
             Some((depth, slot)) => self.local(depth, slot, name),
-            None => match self.globals.get(self.res.slot(id) as usize) {
-                Some(Some(v)) => Ok(*v),
-                _ => self.error(
-                    self.offset_of(name),
-                    format!("Undefined variable '{name}'."),
-                ),
-            },
+            None => {
+                let g = self.global_of(id, name) as usize;
+                match self.globals.get(g) {
+                    Some(Some(v)) => Ok(*v),
+                    _ => self.error(
+                        self.offset_of(name),
+                        format!("Undefined variable '{name}'."),
+                    ),
+                }
+            }
         }
     }
 
@@ -1266,16 +1297,19 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                     ),
                 }
             }
-            None => match self.globals.get_mut(self.res.slot(id) as usize) {
-                Some(Some(slot)) => {
-                    *slot = v;
-                    Ok(())
+            None => {
+                let g = self.global_of(id, name) as usize;
+                match self.globals.get_mut(g) {
+                    Some(Some(slot)) => {
+                        *slot = v;
+                        Ok(())
+                    }
+                    _ => self.error(
+                        self.offset_of(name),
+                        format!("Undefined variable '{name}'."),
+                    ),
                 }
-                _ => self.error(
-                    self.offset_of(name),
-                    format!("Undefined variable '{name}'."),
-                ),
-            },
+            }
         }
     }
 
