@@ -184,7 +184,13 @@ pub enum Stmt<'a> {
         init: Option<&'a Expr<'a>>,
     },
     /// `{ ... }`
-    Block(&'a [Stmt<'a>]),
+    Block {
+        /// The statements.
+        body: &'a [Stmt<'a>],
+        /// How many declarations `body` holds directly
+        /// ([`declarations`]): 0 means the block opens no scope.
+        decls: u32,
+    },
     /// `if (cond) then else otherwise`
     If {
         /// Condition.
@@ -213,6 +219,42 @@ pub enum Stmt<'a> {
     /// `class Name < Super { methods }` (behind a reference, so that `Stmt`,
     /// which fills every statement list, stays at 32 bytes).
     Class(&'a Class<'a>),
+}
+
+impl<'a> Stmt<'a> {
+    /// A block of `body`, its declarations counted.
+    ///
+    /// ```
+    /// use lexer_demo::ast::{Stmt, Literal, Expr};
+    /// let e = Expr::Literal(Literal::Nil);
+    /// let body = [Stmt::Print(&e)];
+    /// assert!(matches!(Stmt::block(&body), Stmt::Block { decls: 0, .. }));
+    /// ```
+    pub fn block(body: &'a [Stmt<'a>]) -> Stmt<'a> {
+        Stmt::Block {
+            body,
+            decls: declarations(body),
+        }
+    }
+}
+
+/// Whether a statement list declares anything directly, i.e. whether a block
+/// of it opens a scope, and how many slots that scope needs. Blocks that
+/// declare nothing share their enclosing scope, so the interpreter makes no
+/// environment for them; the parser counts once per block
+/// ([`Stmt::block`]), and resolver and interpreter both use the count, which
+/// keeps their scopes equal.
+///
+/// ```
+/// use lexer_demo::ast::declarations;
+/// let ctx = morph_runtime::MorphContext::new();
+/// let p = lexer_demo::parser::parse("var a; fun f() {} print a;", &ctx, &ctx).unwrap();
+/// assert_eq!(declarations(p.program.statements), 2);
+/// ```
+pub fn declarations(list: &[Stmt<'_>]) -> u32 {
+    list.iter()
+        .filter(|s| matches!(s, Stmt::Var { .. } | Stmt::Function(_) | Stmt::Class(_)))
+        .count() as u32
 }
 
 /// A class declaration.

@@ -508,7 +508,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
                 let body = self.sub_statement()?;
                 Ok(Stmt::While { cond, body })
             }
-            LeftBrace => Ok(Stmt::Block(self.block()?)),
+            LeftBrace => Ok(Stmt::block(self.block()?)),
             _ => {
                 let e = self.expression()?;
                 self.consume(Semicolon, "Expect ';' after expression.")?;
@@ -551,7 +551,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
         let mut body = *self.sub_statement()?;
         if let Some(incr) = incr {
             let list = self.place_slice(&[body, Stmt::Expression(incr)])?;
-            body = Stmt::Block(list);
+            body = Stmt::block(list);
         }
         let cond = match cond {
             Some(c) => c,
@@ -560,7 +560,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
         let body = self.place(body, NodeKind::Stmt)?;
         let mut stmt = Stmt::While { cond, body };
         if let Some(init) = init {
-            stmt = Stmt::Block(self.place_slice(&[init, stmt])?);
+            stmt = Stmt::block(self.place_slice(&[init, stmt])?);
         }
         Ok(stmt)
     }

@@ -199,7 +199,7 @@ fn stmt(lines: &mut Vec<String>, s: &Stmt<'_>, depth: usize) {
             Some(e) => line(lines, depth, with_expr("return", e) + ")"),
             None => line(lines, depth, "(return)".to_string()),
         },
-        Stmt::Block(list) => {
+        Stmt::Block { body: list, .. } => {
             line(lines, depth, "(block".to_string());
             for s in list {
                 stmt(lines, s, depth + 1);

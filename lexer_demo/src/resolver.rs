@@ -59,22 +59,7 @@ impl Hasher for FxHasher {
 /// slot (declaration order) in the scope's environment.
 type Scope<'a> = HashMap<&'a str, (bool, u32), BuildHasherDefault<FxHasher>>;
 
-/// Whether a statement list declares anything directly, i.e. whether a block
-/// of it opens a scope. Blocks that declare nothing share their enclosing
-/// scope, so the interpreter makes no environment for them; resolver and
-/// interpreter both use this test, which keeps their scope counts equal.
-///
-/// ```
-/// use lexer_demo::resolver::declarations;
-/// let ctx = morph_runtime::MorphContext::new();
-/// let p = lexer_demo::parser::parse("var a; fun f() {} print a;", &ctx, &ctx).unwrap();
-/// assert_eq!(declarations(p.program.statements), 2);
-/// ```
-pub fn declarations(list: &[Stmt<'_>]) -> u32 {
-    list.iter()
-        .filter(|s| matches!(s, Stmt::Var { .. } | Stmt::Function(_) | Stmt::Class(_)))
-        .count() as u32
-}
+pub use crate::ast::declarations;
 
 /// Scope distances of every variable use.
 ///
@@ -295,8 +280,8 @@ impl<'a> Resolver<'a, '_> {
 
     fn stmt(&mut self, s: &Stmt<'a>) {
         match *s {
-            Stmt::Block(list) if declarations(list) == 0 => self.statements(list),
-            Stmt::Block(list) => {
+            Stmt::Block { body, decls: 0 } => self.statements(body),
+            Stmt::Block { body: list, .. } => {
                 self.begin();
                 self.statements(list);
                 self.end();

@@ -882,20 +882,20 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 };
                 self.define(name.name, v)?;
             }
-            Stmt::Block(list) => return self.block(list),
+            Stmt::Block { body, decls } => return self.block(body, *decls),
             Stmt::If {
                 cond,
                 then,
                 otherwise,
             } => {
-                if self.eval(cond)?.truthy() {
+                if self.operand(cond)?.truthy() {
                     return self.execute(then);
                 } else if let Some(o) = otherwise {
                     return self.execute(o);
                 }
             }
             Stmt::While { cond, body } => {
-                while self.eval(cond)?.truthy() {
+                while self.operand(cond)?.truthy() {
                     self.execute(body)?;
                 }
             }
@@ -923,8 +923,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         Ok(())
     }
 
-    fn block(&mut self, list: &'a [Stmt<'a>]) -> Exec {
-        let n = declarations(list);
+    fn block(&mut self, list: &'a [Stmt<'a>], n: u32) -> Exec {
         if n == 0 {
             return self.statements(list);
         }
@@ -1093,6 +1092,19 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     // ----- expressions ---------------------------------------------------
 
+    /// Evaluates an operand: literals and variables (half of all
+    /// expressions) without the call into `eval`.
+    #[inline(always)]
+    fn operand(&mut self, e: &'a Expr<'a>) -> Eval<'a> {
+        use crate::ast::Literal;
+        match e {
+            Expr::Literal(Literal::Number(n)) => Ok(Value::Number(*n)),
+            Expr::Literal(Literal::Str(s)) => Ok(Value::Lit(s)),
+            Expr::Variable { name, id } => self.lookup(name.name, *id),
+            _ => self.eval(e),
+        }
+    }
+
     fn eval(&mut self, e: &'a Expr<'a>) -> Eval<'a> {
         use crate::ast::Literal;
         match e {
@@ -1105,12 +1117,12 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             Expr::Grouping(inner) => self.eval(inner),
             Expr::Variable { name, id } => self.lookup(name.name, *id),
             Expr::Assign { name, value, id } => {
-                let v = self.eval(value)?;
+                let v = self.operand(value)?;
                 self.assign(name.name, *id, v)?;
                 Ok(v)
             }
             Expr::Unary { op, right } => {
-                let v = self.eval(right)?;
+                let v = self.operand(right)?;
                 match op.kind {
                     TokenKind::Minus => match v {
                         Value::Number(n) => Ok(Value::Number(-n)),
@@ -1120,7 +1132,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 }
             }
             Expr::Logical { left, op, right } => {
-                let l = self.eval(left)?;
+                let l = self.operand(left)?;
                 let short = if op.kind == TokenKind::Or {
                     l.truthy()
                 } else {
@@ -1129,13 +1141,13 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 if short {
                     Ok(l)
                 } else {
-                    self.eval(right)
+                    self.operand(right)
                 }
             }
             Expr::Binary { left, op, right } => {
-                let l = self.eval(left)?;
+                let l = self.operand(left)?;
                 self.stack.push(l);
-                let r = self.eval(right);
+                let r = self.operand(right);
                 let l = self.stack.pop().unwrap_or(Value::Nil);
                 self.binary(l, op.kind, op.offset, r?)
             }
@@ -1431,7 +1443,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             }
         }
         for a in args {
-            match self.eval(a) {
+            match self.operand(a) {
                 Ok(v) => self.stack.push(v),
                 Err(e) => {
                     self.stack.truncate(base);
