@@ -888,14 +888,14 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 then,
                 otherwise,
             } => {
-                if self.operand(cond)?.truthy() {
+                if self.eval(cond)?.truthy() {
                     return self.execute(then);
                 } else if let Some(o) = otherwise {
                     return self.execute(o);
                 }
             }
             Stmt::While { cond, body } => {
-                while self.operand(cond)?.truthy() {
+                while self.eval(cond)?.truthy() {
                     self.execute(body)?;
                 }
             }
@@ -1092,19 +1092,6 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     // ----- expressions ---------------------------------------------------
 
-    /// Evaluates an operand: literals and variables (half of all
-    /// expressions) without the call into `eval`.
-    #[inline(always)]
-    fn operand(&mut self, e: &'a Expr<'a>) -> Eval<'a> {
-        use crate::ast::Literal;
-        match e {
-            Expr::Literal(Literal::Number(n)) => Ok(Value::Number(*n)),
-            Expr::Literal(Literal::Str(s)) => Ok(Value::Lit(s)),
-            Expr::Variable { name, id } => self.lookup(name.name, *id),
-            _ => self.eval(e),
-        }
-    }
-
     fn eval(&mut self, e: &'a Expr<'a>) -> Eval<'a> {
         use crate::ast::Literal;
         match e {
@@ -1117,12 +1104,12 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             Expr::Grouping(inner) => self.eval(inner),
             Expr::Variable { name, id } => self.lookup(name.name, *id),
             Expr::Assign { name, value, id } => {
-                let v = self.operand(value)?;
+                let v = self.eval(value)?;
                 self.assign(name.name, *id, v)?;
                 Ok(v)
             }
             Expr::Unary { op, right } => {
-                let v = self.operand(right)?;
+                let v = self.eval(right)?;
                 match op.kind {
                     TokenKind::Minus => match v {
                         Value::Number(n) => Ok(Value::Number(-n)),
@@ -1132,7 +1119,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 }
             }
             Expr::Logical { left, op, right } => {
-                let l = self.operand(left)?;
+                let l = self.eval(left)?;
                 let short = if op.kind == TokenKind::Or {
                     l.truthy()
                 } else {
@@ -1141,13 +1128,13 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 if short {
                     Ok(l)
                 } else {
-                    self.operand(right)
+                    self.eval(right)
                 }
             }
             Expr::Binary { left, op, right } => {
-                let l = self.operand(left)?;
+                let l = self.eval(left)?;
                 self.stack.push(l);
-                let r = self.operand(right);
+                let r = self.eval(right);
                 let l = self.stack.pop().unwrap_or(Value::Nil);
                 self.binary(l, op.kind, op.offset, r?)
             }
@@ -1443,7 +1430,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             }
         }
         for a in args {
-            match self.operand(a) {
+            match self.eval(a) {
                 Ok(v) => self.stack.push(v),
                 Err(e) => {
                     self.stack.truncate(base);
