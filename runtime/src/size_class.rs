@@ -25,7 +25,7 @@ pub(crate) const NO_CLASS: u8 = 0xFF;
 ///
 /// The default table is the powers of two 16, 32, 64, 128, 256; they waste up
 /// to half a slot, so [`SizeClasses::fine`] offers steps of 16 up to 128 and
-/// then of 32.
+/// then of 32, and [`SizeClasses::tight`] steps of 8 up to 80.
 ///
 /// ```
 /// use morph_runtime::SizeClasses;

@@ -73,6 +73,22 @@ impl<T> Gc<T> {
         unsafe { self.ptr.as_ptr().add(std::mem::size_of::<T>()).cast::<E>() }
     }
 
+    /// Appends `item` to a variable part of `cap` elements of `E` whose
+    /// first `*len` are initialised; `false` when it is full. `len` and
+    /// `cap` are the object's own counts.
+    #[inline]
+    fn push_tail<E>(self, len: &Cell<u32>, cap: u32, item: E) -> bool {
+        let n = len.get();
+        if n >= cap {
+            return false;
+        }
+        // SAFETY: element `n < cap` lies in the allocation; it is not
+        // initialised yet, so it is written without reading it.
+        unsafe { self.tail_ptr::<E>().add(n as usize).write(item) };
+        len.set(n + 1);
+        true
+    }
+
     /// The variable part after the head: its first `len` elements of `E`,
     /// which must be initialised.
     #[inline]
@@ -245,19 +261,7 @@ impl<'a> Gc<Env<'a>> {
     #[inline]
     pub(crate) fn push(self, v: Value<'a>) -> bool {
         let head = self.get();
-        let len = head.len.get();
-        if len >= head.cap {
-            return false;
-        }
-        // SAFETY: slot `len < cap` lies in the allocation; it is not
-        // initialised yet, so it is written without reading it.
-        unsafe {
-            self.tail_ptr::<Cell<Value<'a>>>()
-                .add(len as usize)
-                .write(Cell::new(v))
-        };
-        head.len.set(len + 1);
-        true
+        self.push_tail(&head.len, head.cap, Cell::new(v))
     }
 
     /// The environment `depth` scopes out.
@@ -385,19 +389,7 @@ impl<'a> Gc<Fields<'a>> {
     #[inline]
     pub(crate) fn push(self, name: &'a str, value: Value<'a>) -> bool {
         let head = self.get();
-        let len = head.len.get();
-        if len >= head.cap {
-            return false;
-        }
-        // SAFETY: entry `len < cap` lies in the allocation; it is not
-        // initialised yet, so it is written without reading it.
-        unsafe {
-            self.tail_ptr::<Cell<Field<'a>>>()
-                .add(len as usize)
-                .write(Cell::new(Field { name, value }))
-        };
-        head.len.set(len + 1);
-        true
+        self.push_tail(&head.len, head.cap, Cell::new(Field { name, value }))
     }
 }
 
