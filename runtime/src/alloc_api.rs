@@ -55,6 +55,12 @@ fn slice(p: NonNull<u8>, len: usize) -> NonNull<[u8]> {
     NonNull::slice_from_raw_parts(p, len)
 }
 
+/// A well-aligned, never-allocated pointer for a zero-sized block.
+fn dangling(layout: Layout) -> NonNull<u8> {
+    // An alignment is never zero, so the pointer is never null.
+    NonNull::new(std::ptr::without_provenance_mut(layout.align())).unwrap_or(NonNull::dangling())
+}
+
 // SAFETY: blocks returned by `allocate` stay valid until `deallocate` (or
 // `reset`, which needs `&mut MorphContext` and so cannot happen while the
 // shared borrow inside a collection lives); `grow`/`shrink` keep the
@@ -62,17 +68,36 @@ fn slice(p: NonNull<u8>, len: usize) -> NonNull<[u8]> {
 // context, so memory from one copy may be freed through another.
 unsafe impl Allocator for &MorphContext {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.size() == 0 {
+            // Zero-sized blocks are never allocated: `allocator_api2`'s
+            // `Box` hands `deallocate` a dangling pointer for them anyway, so
+            // a real block could not be told apart from one it never asked
+            // for. Every size-0 call below relies on this.
+            return Ok(slice(dangling(layout), 0));
+        }
         self.alloc_layout(layout, COLLECTION_TAG)
             .map(|p| slice(p, layout.size()))
             .map_err(|_| AllocError)
     }
 
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, _layout: Layout) {
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() == 0 {
+            // Never allocated (see `allocate`): nothing to give back.
+            return;
+        }
         // The caller's pointer may be derived from a reference covering the
-        // payload only: rebuild it with the block's provenance first.
-        let ptr = self.rebase(ptr).unwrap_or(ptr);
+        // payload only: rebuild it with the block's provenance first. A
+        // pointer the context does not hold is not one of its blocks, and
+        // there is no header before it to read: refuse it (the debug layer
+        // records it as a foreign pointer).
+        let Some(ptr) = self.rebase(ptr) else {
+            self.refuse_foreign(ptr);
+            return;
+        };
         // SAFETY: the caller guarantees `ptr` came from `allocate`/`grow`/
-        // `shrink` on this context and is not used again.
+        // `shrink` on this context with a non-zero size, so it is a live
+        // block with a header (checked above: the context holds it), and it
+        // is not used again.
         unsafe { self.free(ptr) }
     }
 
@@ -109,8 +134,21 @@ impl MorphContext {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // As in `deallocate`: the block's provenance, header included.
-        let ptr = self.rebase(ptr).unwrap_or(ptr);
+        if old.size() == 0 {
+            // Never allocated (see `allocate`): a fresh block.
+            return Allocator::allocate(&self, new);
+        }
+        if new.size() == 0 {
+            // SAFETY: forwarded from the caller; the block is given up.
+            unsafe { Allocator::deallocate(&self, ptr, old) };
+            return Ok(slice(dangling(new), 0));
+        }
+        // As in `deallocate`: the block's provenance, header included; a
+        // pointer the context does not hold is refused.
+        let Some(ptr) = self.rebase(ptr) else {
+            self.refuse_foreign(ptr);
+            return Err(AllocError);
+        };
         // SAFETY: the caller guarantees `ptr` is a live object of ours.
         let offset = unsafe { self.header(ptr) }.payload_offset();
         if new.align() <= offset {
@@ -220,6 +258,61 @@ mod tests {
         assert_eq!(ctx.stats().live_objects, 3);
         drop((small, large, text));
         assert_eq!(ctx.stats().live_objects, 0);
+    }
+
+    /// Regression: `Box` hands `deallocate` a dangling, never-allocated
+    /// pointer for zero-sized values and empty slices. It used to be freed
+    /// as if a header preceded it (a segfault without debug checks, which
+    /// hid it by refusing the pointer).
+    #[test]
+    fn zero_sized_boxes_and_empty_slices_free_nothing() {
+        let ctx = MorphContext::new();
+        drop(MorphAllocBox::new_in((), &ctx));
+        drop(MorphVec::<u64>::new_in(&ctx).into_boxed_slice());
+        let mut units: MorphVec<'_, ()> = MorphVec::new_in(&ctx);
+        units.extend(std::iter::repeat_n((), 1000));
+        assert_eq!(units.len(), 1000);
+        drop(units);
+        let s = ctx.stats();
+        assert_eq!((s.allocations, s.live_objects), (0, 0));
+        #[cfg(feature = "debug-checks")]
+        assert!(ctx.violations().is_empty());
+    }
+
+    /// Growing from and shrinking to zero bytes goes through the same
+    /// never-allocated block.
+    #[test]
+    fn grow_from_and_shrink_to_zero() {
+        let ctx = MorphContext::new();
+        let mut v: MorphVec<'_, u32> = MorphVec::with_capacity_in(0, &ctx);
+        v.push(5);
+        assert_eq!(ctx.stats().live_objects, 1);
+        v.clear();
+        v.shrink_to_fit();
+        let s = ctx.stats();
+        assert_eq!((s.live_objects, s.frees), (0, 1));
+        v.push(6);
+        assert_eq!((v[0], ctx.stats().live_objects), (6, 1));
+    }
+
+    /// A pointer the context does not hold is refused by `deallocate` and
+    /// `grow` instead of having a header read before it.
+    #[test]
+    fn foreign_pointers_are_refused() {
+        let ctx = MorphContext::new();
+        let keep = MorphAllocBox::new_in(1u64, &ctx);
+        let mut outside = [0u64; 4];
+        let p = NonNull::from(&mut outside).cast::<u8>();
+        let layout = Layout::new::<[u64; 4]>();
+        // SAFETY: deliberately outside the contract; the context must find
+        // that it does not hold `p` before touching anything.
+        unsafe { (&ctx).deallocate(p, layout) };
+        // SAFETY: as above.
+        let grown = unsafe { (&ctx).grow(p, layout, Layout::new::<[u64; 8]>()) };
+        assert!(grown.is_err());
+        assert_eq!((ctx.stats().live_objects, *keep), (1, 1));
+        #[cfg(feature = "debug-checks")]
+        assert_eq!(ctx.violations().len(), 2);
     }
 
     #[test]

@@ -699,6 +699,17 @@ impl MorphContext {
         NonNull::new(base.with_addr(addr))
     }
 
+    /// Records a pointer the context was asked to free or resize but does
+    /// not hold. Nothing is read through it; with debug checks it is
+    /// reported as a foreign pointer.
+    #[cold]
+    pub(crate) fn refuse_foreign(&self, ptr: NonNull<u8>) {
+        #[cfg(feature = "debug-checks")]
+        self.debug.borrow_mut().on_free(ptr.as_ptr() as usize);
+        #[cfg(not(feature = "debug-checks"))]
+        let _ = ptr;
+    }
+
     /// Which routing is in force.
     ///
     /// ```
