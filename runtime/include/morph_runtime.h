@@ -57,7 +57,7 @@
 // live objects so that frees can be checked.
 typedef struct MorphContext MorphContext;
 
-// A chunked bump arena (opaque).
+// A chunked bump arena (opaque), with the key that seals its marks.
 typedef struct MpArena MpArena;
 
 // A fixed-capacity pool of equal-sized objects (opaque).
@@ -79,7 +79,10 @@ typedef struct MpPoolStats {
   uint64_t frees;
 } MpPoolStats;
 
-// A position in an arena to rewind to (its fields are private).
+// A position in an arena to rewind to (its fields are private). Any words
+// are safe to pass to `mp_arena_rewind`: words the arena did not write,
+// marks of another arena, and marks made stale by a reset or a rewind past
+// them are refused with `MORPH_ERR_BAD_MARK`.
 typedef struct MpArenaMark {
   // Opaque.
   uint64_t private_[5];
@@ -200,8 +203,9 @@ int mp_arena_reset(struct MpArena *arena);
 // `arena` is NULL or a live handle; `out` is NULL or writable.
 int mp_arena_mark(const struct MpArena *arena, struct MpArenaMark *out);
 
-// Frees everything allocated since `*mark` was taken. A mark from another
-// arena, or made stale by a reset or an earlier rewind, is refused with
+// Frees everything allocated since `*mark` was taken. Any words are safe:
+// a mark this arena did not hand out (another arena's, or altered), or one
+// made stale by a reset or an earlier rewind, is refused with
 // `MORPH_ERR_BAD_MARK` and nothing changes.
 //
 // # Safety

@@ -108,8 +108,10 @@ impl ArenaMark {
         ]
     }
 
-    /// A mark from plain words. Any words are safe: `rewind` refuses a mark
-    /// that does not describe a live position of its arena.
+    /// A mark from plain words. Any words are safe: `rewind` checks every
+    /// field against the arena's own state and refuses a mark that does not
+    /// describe a live position of its arena. An address that does not fit
+    /// a `usize` becomes one no chunk holds.
     #[cfg(feature = "ffi")]
     pub(crate) fn from_words(w: [u64; 5]) -> ArenaMark {
         ArenaMark {
@@ -117,7 +119,7 @@ impl ArenaMark {
             epoch: w[1],
             chunk_seq: w[2],
             newest_seq: w[3],
-            addr: w[4] as usize,
+            addr: usize::try_from(w[4]).unwrap_or(usize::MAX),
         }
     }
 }
@@ -512,8 +514,9 @@ impl Arena {
         if mark.epoch != self.epoch.get() {
             return Err(RewindError::StaleMark);
         }
-        // Validate before changing anything.
+        // Validate every field before changing anything.
         let target = self.find_mark_chunk(mark)?;
+        self.check_release_order(mark, target)?;
         // Release every chunk made after the mark.
         let mut c = self.newest.get();
         // SAFETY: the list holds live chunks of ours; `&mut self` means none is
@@ -575,6 +578,30 @@ impl Arena {
             c = h.prev;
         }
         Err(RewindError::StaleMark)
+    }
+
+    /// Checks that the chunks `rewind` would release are exactly ones made
+    /// after the mark: every chunk newer than `newest_seq` goes, so the
+    /// mark's own chunk must not be among them (`chunk_seq <= newest_seq`:
+    /// otherwise the chunk about to be reopened would be freed first), no
+    /// chunk may be claimed that was never made (`newest_seq <= seq`), and
+    /// the current chunk must either be the mark's or go (a current chunk
+    /// the mark predates, left in place but no longer current, would lose
+    /// the account of its objects). A mark `mark` made satisfies all three.
+    fn check_release_order(
+        &self,
+        mark: ArenaMark,
+        target: *mut ChunkHeader,
+    ) -> Result<(), RewindError> {
+        if mark.chunk_seq > mark.newest_seq || mark.newest_seq > self.seq.get() {
+            return Err(RewindError::StaleMark);
+        }
+        let cur = self.current.get();
+        // SAFETY: a non-null current chunk is live.
+        if !cur.is_null() && cur != target && unsafe { (*cur).seq } <= mark.newest_seq {
+            return Err(RewindError::StaleMark);
+        }
+        Ok(())
     }
 
     fn release_chunk(&self, c: *mut ChunkHeader) {
@@ -716,6 +743,12 @@ impl Arena {
 
     /// The budget this arena charges; a context's pools charge it too, so one
     /// limit covers slabs and chunks.
+    /// The arena's identity, which its marks carry.
+    #[cfg(feature = "ffi")]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     pub(crate) fn budget(&self) -> &Budget {
         &self.budget
     }
@@ -850,6 +883,93 @@ mod tests {
         assert_eq!(a.stats(), before);
         assert_eq!(a.rewind(m2), Err(RewindError::StaleMark));
         assert_eq!(a.stats(), before, "a refused rewind changes nothing");
+    }
+
+    /// Regression: a mark whose `newest_seq` lies below its `chunk_seq`
+    /// released the mark's own chunk and then made it current again, so
+    /// later allocations landed in freed memory. Every forged field of a
+    /// real mark is refused, and a refused rewind changes nothing.
+    #[test]
+    fn forged_marks_are_refused() {
+        let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
+        for _ in 0..8 {
+            a.alloc([0u8; 100]).unwrap();
+        }
+        let real = a.mark();
+        let before = a.stats();
+        let forged = [
+            ArenaMark {
+                newest_seq: 0,
+                ..real
+            },
+            ArenaMark {
+                newest_seq: real.chunk_seq - 1,
+                ..real
+            },
+            ArenaMark {
+                newest_seq: real.newest_seq + 1,
+                ..real
+            },
+            ArenaMark {
+                chunk_seq: real.chunk_seq - 1,
+                ..real
+            },
+            ArenaMark {
+                chunk_seq: real.chunk_seq + 1,
+                ..real
+            },
+            ArenaMark {
+                chunk_seq: 0,
+                ..real
+            },
+            ArenaMark {
+                addr: real.addr - 1,
+                ..real
+            },
+            ArenaMark {
+                addr: usize::MAX,
+                ..real
+            },
+            ArenaMark { addr: 0, ..real },
+            ArenaMark {
+                epoch: real.epoch + 1,
+                ..real
+            },
+            ArenaMark {
+                arena: real.arena + 1,
+                ..real
+            },
+        ];
+        for m in forged {
+            assert!(a.rewind(m).is_err(), "{m:?} was accepted");
+            assert_eq!(a.stats(), before, "a refused rewind changes nothing");
+        }
+        a.rewind(real).unwrap();
+        assert_eq!(a.stats(), before);
+        let p = a.alloc([0x41u8; 64]).unwrap();
+        assert!(a.owns(p.as_ptr()));
+    }
+
+    /// A current chunk the mark predates may not be left in place while an
+    /// older chunk is reopened: its objects would drop out of the account.
+    #[test]
+    fn a_mark_cannot_keep_a_newer_current_chunk() {
+        let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
+        a.alloc([0u8; 100]).unwrap();
+        let old = a.mark();
+        for _ in 0..4 {
+            a.alloc([0u8; 100]).unwrap();
+        }
+        let newest = a.mark().newest_seq;
+        let forged = ArenaMark {
+            newest_seq: newest,
+            ..old
+        };
+        let before = a.stats();
+        assert_eq!(a.rewind(forged), Err(RewindError::StaleMark));
+        assert_eq!(a.stats(), before);
+        a.rewind(old).unwrap();
+        assert_eq!(a.stats().chunks, 1);
     }
 
     #[test]

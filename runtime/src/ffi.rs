@@ -76,6 +76,7 @@ use crate::size_class::SizeClasses;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
+use std::hash::{BuildHasher, RandomState};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
@@ -110,8 +111,21 @@ pub const MORPH_MAX_ALLOC: usize = 1 << 30;
 /// A fixed-capacity pool of equal-sized objects (opaque).
 pub struct MpPool(RawFixedPool);
 
-/// A chunked bump arena (opaque).
-pub struct MpArena(Arena);
+/// A chunked bump arena (opaque), with the key that seals its marks.
+pub struct MpArena {
+    arena: Arena,
+    /// Keys the seal in word 0 of every mark this arena hands out (random
+    /// per arena), so that words the arena did not write are refused
+    /// before any field is acted on.
+    key: RandomState,
+}
+
+impl MpArena {
+    /// The seal of a mark's words 1..5 under this arena's key.
+    fn seal(&self, words: &[u64; 5]) -> u64 {
+        self.key.hash_one(&words[1..])
+    }
+}
 
 /// A memory context (opaque): the pools, the arena, the headers, and a set of
 /// live objects so that frees can be checked.
@@ -152,7 +166,10 @@ pub struct MpArenaStats {
     pub bytes_wasted: usize,
 }
 
-/// A position in an arena to rewind to (its fields are private).
+/// A position in an arena to rewind to (its fields are private). Any words
+/// are safe to pass to `mp_arena_rewind`: words the arena did not write,
+/// marks of another arena, and marks made stale by a reset or a rewind past
+/// them are refused with `MORPH_ERR_BAD_MARK`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MpArenaMark {
@@ -341,7 +358,10 @@ pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
         };
         let cap = first.max(crate::arena::DEFAULT_CHUNK_CAP);
         match Arena::with_chunk_sizes(first, cap) {
-            Ok(a) => Box::into_raw(Box::new(MpArena(a))),
+            Ok(arena) => Box::into_raw(Box::new(MpArena {
+                arena,
+                key: RandomState::new(),
+            })),
             Err(_) => ptr::null_mut(),
         }
     })
@@ -369,7 +389,7 @@ pub unsafe extern "C" fn mp_arena_alloc(
         }
         std::alloc::Layout::from_size_align(size, align)
             .ok()
-            .and_then(|l| arena.0.alloc_layout(l).ok())
+            .and_then(|l| arena.arena.alloc_layout(l).ok())
             .map_or(ptr::null_mut(), |p| p.as_ptr().cast())
     })
 }
@@ -385,7 +405,7 @@ pub unsafe extern "C" fn mp_arena_reset(arena: *mut MpArena) -> c_int {
         let Some(arena) = (unsafe { arena.as_mut() }) else {
             return MORPH_ERR_NULL;
         };
-        arena.0.reset();
+        arena.arena.reset();
         MORPH_OK
     })
 }
@@ -401,15 +421,18 @@ pub unsafe extern "C" fn mp_arena_mark(arena: *const MpArena, out: *mut MpArenaM
         let (Some(arena), Some(out)) = (unsafe { arena.as_ref() }, unsafe { out.as_mut() }) else {
             return MORPH_ERR_NULL;
         };
-        *out = MpArenaMark {
-            private_: arena.0.mark().to_words(),
-        };
+        let mut words = arena.arena.mark().to_words();
+        // Word 0 carried the arena's identity; the seal, keyed per arena,
+        // covers that and the other four words at once.
+        words[0] = arena.seal(&words);
+        *out = MpArenaMark { private_: words };
         MORPH_OK
     })
 }
 
-/// Frees everything allocated since `*mark` was taken. A mark from another
-/// arena, or made stale by a reset or an earlier rewind, is refused with
+/// Frees everything allocated since `*mark` was taken. Any words are safe:
+/// a mark this arena did not hand out (another arena's, or altered), or one
+/// made stale by a reset or an earlier rewind, is refused with
 /// `MORPH_ERR_BAD_MARK` and nothing changes.
 ///
 /// # Safety
@@ -423,7 +446,15 @@ pub unsafe extern "C" fn mp_arena_rewind(arena: *mut MpArena, mark: *const MpAre
         else {
             return MORPH_ERR_NULL;
         };
-        match arena.0.rewind(ArenaMark::from_words(mark.private_)) {
+        // Words this arena did not write are refused before any is read as
+        // a field; the arena then checks the fields against its own state
+        // (stale marks, and forged ones whose seal happened to match).
+        let mut words = mark.private_;
+        if words[0] != arena.seal(&words) {
+            return MORPH_ERR_BAD_MARK;
+        }
+        words[0] = arena.arena.id();
+        match arena.arena.rewind(ArenaMark::from_words(words)) {
             Ok(()) => MORPH_OK,
             Err(RewindError::ForeignMark | RewindError::StaleMark) => MORPH_ERR_BAD_MARK,
         }
@@ -441,7 +472,7 @@ pub unsafe extern "C" fn mp_arena_stats(arena: *const MpArena, out: *mut MpArena
         let (Some(arena), Some(out)) = (unsafe { arena.as_ref() }, unsafe { out.as_mut() }) else {
             return MORPH_ERR_NULL;
         };
-        let s = arena.0.stats();
+        let s = arena.arena.stats();
         *out = MpArenaStats {
             chunks: s.chunks,
             bytes_reserved: s.bytes_reserved,

@@ -106,6 +106,36 @@ static void arena_alloc_alignment_and_reset(void) {
     mp_arena_destroy(arena);
 }
 
+/* Regression: a mark with newest_seq below chunk_seq was accepted, freed
+ * the current chunk and then bumped into it. Every word of a real mark,
+ * altered, is refused, and the arena goes on intact. */
+static void arena_forged_marks(void) {
+    MpArena *a = mp_arena_create(256);
+    for (int i = 0; i < 8; i++) CHECK(mp_arena_alloc(a, 100, 8) != NULL);
+    MpArenaMark m;
+    CHECK(mp_arena_mark(a, &m) == MORPH_OK);
+    MpArenaStats before, after;
+    mp_arena_stats(a, &before);
+    MpArenaMark forged = m;
+    forged.private_[3] = 0;
+    CHECK(mp_arena_rewind(a, &forged) == MORPH_ERR_BAD_MARK);
+    for (int w = 0; w < 5; w++) {
+        const uint64_t deltas[] = {1, (uint64_t)-1, 1u << 12, 0x8000000000000000u};
+        for (int d = 0; d < 4; d++) {
+            forged = m;
+            forged.private_[w] += deltas[d];
+            CHECK(mp_arena_rewind(a, &forged) == MORPH_ERR_BAD_MARK);
+        }
+    }
+    mp_arena_stats(a, &after);
+    CHECK(memcmp(&before, &after, sizeof before) == 0);
+    char *p = mp_arena_alloc(a, 64, 8);
+    CHECK(p != NULL);
+    memset(p, 0x41, 64);
+    CHECK(mp_arena_rewind(a, &m) == MORPH_OK);
+    mp_arena_destroy(a);
+}
+
 static void arena_mark_and_rewind(void) {
     MpArena *arena = mp_arena_create(256);
     MpArena *other = mp_arena_create(256);
@@ -251,6 +281,7 @@ int morph_c_suite(void) {
     pool_bad_arguments();
     arena_alloc_alignment_and_reset();
     arena_mark_and_rewind();
+    arena_forged_marks();
     arena_bad_arguments();
     context_alloc_free_and_reuse();
     context_large_objects_and_realloc();

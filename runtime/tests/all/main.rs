@@ -3,6 +3,7 @@
 mod collections;
 mod context;
 mod debug;
+mod ffi_model;
 mod fragmentation;
 mod model;
 mod reuse;
