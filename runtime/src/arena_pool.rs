@@ -94,7 +94,9 @@ impl Drop for ScopedArena<'_> {
     fn drop(&mut self) {
         if let Some(mut arena) = self.arena.take() {
             let mut kept = self.pool.kept.borrow_mut();
-            if kept.len() < self.pool.max_kept {
+            // Kept only if there is room (a refused reservation drops the
+            // arena rather than aborting).
+            if kept.len() < self.pool.max_kept && kept.try_reserve(1).is_ok() {
                 arena.reset();
                 kept.push(arena);
             }

@@ -7,11 +7,19 @@
 //! shard's head packs a 32-bit
 //! generation tag and a 32-bit index into one `AtomicU64`; every successful
 //! push or pop bumps the tag, so a compare-and-swap that read a stale head
-//! fails even if the same index is back on top (the ABA problem is ruled out
-//! by design; a false match needs 2^32 operations between one thread's load
-//! and its CAS). Each slot's `next` link is an `AtomicU32`, so a racing
-//! reader of a link that is being rewritten reads a stale value, never
-//! undefined behaviour, and its CAS then fails. Fresh slots are carved
+//! fails even if the same index is back on top.
+//!
+//! **The bound this gives (ABA).** A stale compare-and-swap can only succeed
+//! if, between one thread's load of a shard's head and its CAS, the tag
+//! wrapped around exactly: a multiple of 2^32 (4.29 billion) successful
+//! operations on that one shard, ending with the same index on top. At 100
+//! million operations a second on one shard, that needs the thread to stall
+//! for 43 seconds at exactly that point of the loop and the shard to be in
+//! the same state when it resumes. The tag stays 32 bits because the index
+//! needs the other 32 and a 128-bit compare-and-swap is not portable; the
+//! pools accept this bound. Each slot's `next` link is an `AtomicU32`, so a
+//! racing reader of a link that is being rewritten reads a stale value,
+//! never undefined behaviour, and its CAS then fails. Fresh slots are carved
 //! lazily by a CAS on a counter, so creating a pool touches no slot.
 //!
 //! Memory orderings (why each is enough):
@@ -31,6 +39,7 @@
 
 use crate::boxed::Rejected;
 use crate::error::{AllocError, ConfigError};
+use crate::fallible::try_vec_from_fn;
 use serde::Serialize;
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -41,6 +50,9 @@ use std::ops::{Deref, DerefMut};
 use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+// Indices are u32 and used as `usize`: the widening must be lossless.
+const _: () = assert!(usize::BITS >= u32::BITS);
 
 /// The index meaning "no slot".
 const NIL: u32 = u32::MAX;
@@ -293,6 +305,13 @@ impl ListCore {
     }
 }
 
+/// `capacity` as the index type, once [`check_capacity`] has passed it.
+fn capacity_u32(capacity: usize) -> Result<u32, ConfigError> {
+    check_capacity(capacity)?;
+    u32::try_from(capacity)
+        .map_err(|_| ConfigError::new(format!("capacity {capacity} is too large")))
+}
+
 fn check_capacity(capacity: usize) -> Result<(), ConfigError> {
     if capacity == 0 || capacity > MAX_SHARED_CAPACITY {
         return Err(ConfigError::new(format!(
@@ -317,7 +336,17 @@ fn check_capacity(capacity: usize) -> Result<(), ConfigError> {
 /// ```
 pub struct AtomicFreeList {
     core: ListCore,
-    links: Box<[AtomicU32]>,
+    links: Vec<AtomicU32>,
+    /// One bit per index, set while it is taken: `push` of an index that is
+    /// not taken is refused, so a double push can neither hand an index out
+    /// twice nor link it to itself (which made `pop` return it forever).
+    /// The pools need no such map: their handles own their index.
+    ///
+    /// `Relaxed` suffices: the map guards against misuse and publishes no
+    /// data. A legitimate push follows its pop in happens-before order, so
+    /// its `fetch_and` comes after the pop's `fetch_or` in the word's
+    /// modification order and sees the bit set.
+    taken: Vec<AtomicU64>,
 }
 
 impl AtomicFreeList {
@@ -327,10 +356,12 @@ impl AtomicFreeList {
     /// assert!(morph_runtime::AtomicFreeList::new(0).is_err());
     /// ```
     pub fn new(capacity: usize) -> Result<AtomicFreeList, ConfigError> {
-        check_capacity(capacity)?;
         Ok(AtomicFreeList {
-            core: ListCore::new(capacity as u32),
-            links: (0..capacity).map(|_| AtomicU32::new(NIL)).collect(),
+            core: ListCore::new(capacity_u32(capacity)?),
+            links: try_vec_from_fn(capacity, |_| AtomicU32::new(NIL))
+                .map_err(ConfigError::refused)?,
+            taken: try_vec_from_fn(capacity.div_ceil(64), |_| AtomicU64::new(0))
+                .map_err(ConfigError::refused)?,
         })
     }
 
@@ -341,24 +372,42 @@ impl AtomicFreeList {
     /// assert_eq!((list.pop(), list.pop()), (Some(0), None));
     /// ```
     pub fn pop(&self) -> Option<u32> {
-        self.core.pop(&self.links)
+        let index = self.core.pop(&self.links)?;
+        let (word, bit) = Self::bit(index);
+        // Relaxed: see `taken`.
+        self.taken[word].fetch_or(bit, Ordering::Relaxed);
+        Some(index)
     }
 
-    /// Gives `index` back; `false` (and nothing done) if it is out of range.
-    /// Giving back an index that is not taken is a logic error that makes it
-    /// handed out twice; the list itself stays consistent.
+    /// Gives a taken `index` back. Returns `false`, and does nothing, if
+    /// the index is out of range or not taken (never popped, or already
+    /// given back), so a double push cannot corrupt the list.
     ///
     /// ```
     /// let list = morph_runtime::AtomicFreeList::new(1).unwrap();
     /// let i = list.pop().unwrap();
     /// assert!(list.push(i));
+    /// assert!(!list.push(i), "not taken any more");
+    /// assert_eq!((list.pop(), list.pop()), (Some(i), None));
     /// ```
     pub fn push(&self, index: u32) -> bool {
         if index >= self.core.capacity {
             return false;
         }
+        let (word, bit) = Self::bit(index);
+        // Relaxed: see `taken`. Clearing the bit first means a second push
+        // racing this one finds it clear and is refused.
+        if self.taken[word].fetch_and(!bit, Ordering::Relaxed) & bit == 0 {
+            return false;
+        }
         self.core.push(&self.links, index);
         true
+    }
+
+    /// The word of `taken` and the bit in it for `index`.
+    fn bit(index: u32) -> (usize, u64) {
+        // Widening: `usize` holds every u32 (asserted at compile time).
+        ((index / 64) as usize, 1 << (index % 64))
     }
 
     /// Statistics.
@@ -524,8 +573,8 @@ fn alloc_in<'p, T>(
 /// ```
 pub struct SharedPool<T> {
     core: ListCore,
-    links: Box<[AtomicU32]>,
-    cells: Box<[Cell<T>]>,
+    links: Vec<AtomicU32>,
+    cells: Vec<Cell<T>>,
 }
 
 // SAFETY: values move between threads through the pool (T: Send); all shared
@@ -542,12 +591,13 @@ impl<T> SharedPool<T> {
     /// assert!(morph_runtime::SharedPool::<u8>::new(0).is_err());
     /// ```
     pub fn new(capacity: usize) -> Result<SharedPool<T>, ConfigError> {
-        check_capacity(capacity)?;
-        Ok(SharedPool {
-            core: ListCore::new(capacity as u32),
-            links: (0..capacity).map(|_| AtomicU32::new(NIL)).collect(),
-            cells: (0..capacity).map(|_| Cell::new()).collect(),
-        })
+        let core = ListCore::new(capacity_u32(capacity)?);
+        // The cells first: they are the larger part, and a refusal there
+        // costs nothing else.
+        let cells = try_vec_from_fn(capacity, |_| Cell::new()).map_err(ConfigError::refused)?;
+        let links =
+            try_vec_from_fn(capacity, |_| AtomicU32::new(NIL)).map_err(ConfigError::refused)?;
+        Ok(SharedPool { core, links, cells })
     }
 
     /// Moves `value` into a free slot; when none is free the value comes back
@@ -654,6 +704,34 @@ impl<T, const N: usize> Default for StaticPool<T, N> {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    /// Regression: a pool whose slots cannot be allocated aborted the
+    /// process (`collect` on an infallible path); it is now an error.
+    #[test]
+    fn pools_too_large_for_memory_are_errors() {
+        // More bytes than any layout holds: refused before the allocator
+        // is asked (cheap everywhere, Miri included).
+        assert!(SharedPool::<[u64; 1 << 40]>::new(1 << 20).is_err());
+        // 4 TiB: the system refuses it (too much for Miri to attempt).
+        #[cfg(not(miri))]
+        assert!(SharedPool::<[u8; 1 << 20]>::new(1 << 22).is_err());
+        let pool = SharedPool::<u64>::new(4).unwrap();
+        assert_eq!(*pool.alloc(7).unwrap(), 7);
+    }
+
+    /// Regression: a double push linked the index to itself, so `pop`
+    /// returned it forever. It is now refused.
+    #[test]
+    fn double_push_is_refused() {
+        let list = AtomicFreeList::new(3).unwrap();
+        let a = list.pop().unwrap();
+        assert!(!list.push(1), "never popped");
+        assert!(list.push(a));
+        assert!(!list.push(a), "already given back");
+        let mut got: Vec<u32> = std::iter::from_fn(|| list.pop()).collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2], "each index once, then none");
+    }
 
     #[test]
     fn tags_change_on_every_operation() {

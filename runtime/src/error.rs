@@ -94,6 +94,11 @@ impl ConfigError {
     pub(crate) fn new(message: String) -> ConfigError {
         ConfigError { message }
     }
+
+    /// The system refused `bytes` for a structure being built.
+    pub(crate) fn refused(bytes: usize) -> ConfigError {
+        ConfigError::new(format!("the system refused {bytes} bytes"))
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -203,6 +203,23 @@ pub struct MorphStats {
     pub frees: u64,
 }
 
+/// A new handle owning `value`, or NULL when the system refuses the memory
+/// (never an abort).
+fn handle<T>(value: T) -> *mut T {
+    crate::fallible::try_into_raw(value).map_or(ptr::null_mut(), NonNull::as_ptr)
+}
+
+/// Drops a handle made by [`handle`]; NULL does nothing.
+///
+/// # Safety
+/// `h` is NULL or came from [`handle`], and is not used afterwards.
+unsafe fn drop_handle<T>(h: *mut T) {
+    if let Some(h) = NonNull::new(h) {
+        // SAFETY: forwarded from the caller.
+        unsafe { crate::fallible::free_raw(h) }
+    }
+}
+
 /// Runs `f`, turning a panic into `fallback`.
 fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
@@ -229,7 +246,7 @@ pub extern "C" fn mp_pool_create(object_size: usize, capacity: usize) -> *mut Mp
             return ptr::null_mut();
         }
         match RawFixedPool::new(object_size, 16, capacity) {
-            Ok(p) => Box::into_raw(Box::new(MpPool(p))),
+            Ok(p) => handle(MpPool(p)),
             Err(_) => ptr::null_mut(),
         }
     })
@@ -328,8 +345,9 @@ pub unsafe extern "C" fn mp_pool_stats(pool: *const MpPool, out: *mut MpPoolStat
 pub unsafe extern "C" fn mp_pool_destroy(pool: *mut MpPool) {
     guard((), || {
         if !pool.is_null() {
-            // SAFETY: the handle came from `Box::into_raw` in `mp_pool_create`.
-            drop(unsafe { Box::from_raw(pool) });
+            // SAFETY: the handle came from `handle` in `mp_pool_create`
+            // and is given up by the caller.
+            unsafe { drop_handle(pool) };
         }
     })
 }
@@ -358,10 +376,10 @@ pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
         };
         let cap = first.max(crate::arena::DEFAULT_CHUNK_CAP);
         match Arena::with_chunk_sizes(first, cap) {
-            Ok(arena) => Box::into_raw(Box::new(MpArena {
+            Ok(arena) => handle(MpArena {
                 arena,
                 key: RandomState::new(),
-            })),
+            }),
             Err(_) => ptr::null_mut(),
         }
     })
@@ -491,8 +509,9 @@ pub unsafe extern "C" fn mp_arena_stats(arena: *const MpArena, out: *mut MpArena
 pub unsafe extern "C" fn mp_arena_destroy(arena: *mut MpArena) {
     guard((), || {
         if !arena.is_null() {
-            // SAFETY: the handle came from `Box::into_raw` in `mp_arena_create`.
-            drop(unsafe { Box::from_raw(arena) });
+            // SAFETY: the handle came from `handle` in `mp_arena_create`
+            // and is given up by the caller.
+            unsafe { drop_handle(arena) };
         }
     })
 }
@@ -515,10 +534,10 @@ pub extern "C" fn morph_context_create(preset: c_int) -> *mut MorphContextHandle
             _ => return ptr::null_mut(),
         };
         match config.build() {
-            Ok(ctx) => Box::into_raw(Box::new(MorphContextHandle {
+            Ok(ctx) => handle(MorphContextHandle {
                 ctx,
                 live: RefCell::new(HashSet::new()),
-            })),
+            }),
             Err(_) => ptr::null_mut(),
         }
     })
@@ -549,6 +568,11 @@ pub unsafe extern "C" fn morph_alloc(
         let Ok(layout) = std::alloc::Layout::from_size_align(size, align) else {
             return ptr::null_mut();
         };
+        // Room in the table of live objects first, so that recording the
+        // object cannot fail (or abort) once it exists.
+        if h.live.borrow_mut().try_reserve(1).is_err() {
+            return ptr::null_mut();
+        }
         match h.ctx.alloc_layout(layout, TypeTag(tag)) {
             Ok(p) => {
                 h.live.borrow_mut().insert(p.as_ptr() as usize);
@@ -623,6 +647,10 @@ pub unsafe extern "C" fn morph_realloc(
         let Ok(p) = check_live(h, ptr) else {
             return ptr::null_mut();
         };
+        // As in `morph_alloc`: the table has room before anything moves.
+        if h.live.borrow_mut().try_reserve(1).is_err() {
+            return ptr::null_mut();
+        }
         // SAFETY: `p` is live (checked); on success the caller gives it up.
         match unsafe { h.ctx.realloc(p, new_size) } {
             Ok(q) => {
@@ -722,9 +750,9 @@ pub unsafe extern "C" fn morph_report_json(
 pub unsafe extern "C" fn morph_context_destroy(ctx: *mut MorphContextHandle) {
     guard((), || {
         if !ctx.is_null() {
-            // SAFETY: the handle came from `Box::into_raw` in
-            // `morph_context_create`.
-            drop(unsafe { Box::from_raw(ctx) });
+            // SAFETY: the handle came from `handle` in
+            // `morph_context_create` and is given up by the caller.
+            unsafe { drop_handle(ctx) };
         }
     })
 }

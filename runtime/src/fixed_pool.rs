@@ -11,6 +11,7 @@
 
 use crate::boxed::Rejected;
 use crate::error::{AllocError, ConfigError};
+use crate::fallible::try_vec_from_fn;
 use serde::Serialize;
 use std::alloc::{self, Layout};
 use std::cell::Cell;
@@ -113,7 +114,7 @@ pub struct RawFixedPool {
     /// Slots `fresh..capacity` were never handed out.
     fresh: Cell<usize>,
     /// One bit per slot: set while the slot is handed out.
-    live_bits: Box<[Cell<u64>]>,
+    live_bits: Vec<Cell<u64>>,
     live: Cell<usize>,
     peak: Cell<usize>,
     allocations: Cell<u64>,
@@ -182,9 +183,8 @@ impl RawFixedPool {
                 ConfigError::new(format!("{capacity} slots of {slot} bytes are too large"))
             })?;
         // SAFETY: the layout has a non-zero size (slot >= 8, capacity >= 1).
-        let base = NonNull::new(unsafe { alloc::alloc(layout) }).ok_or_else(|| {
-            ConfigError::new(format!("the system refused {} bytes", layout.size()))
-        })?;
+        let base = NonNull::new(unsafe { alloc::alloc(layout) })
+            .ok_or_else(|| ConfigError::refused(layout.size()))?;
         Ok(RawFixedPool {
             base,
             layout,
@@ -192,7 +192,14 @@ impl RawFixedPool {
             capacity,
             free: Cell::new(ptr::null_mut()),
             fresh: Cell::new(0),
-            live_bits: (0..capacity.div_ceil(64)).map(|_| Cell::new(0)).collect(),
+            live_bits: match try_vec_from_fn(capacity.div_ceil(64), |_| Cell::new(0)) {
+                Ok(bits) => bits,
+                Err(bytes) => {
+                    // SAFETY: allocated just above with `layout`, never handed out.
+                    unsafe { alloc::dealloc(base.as_ptr(), layout) };
+                    return Err(ConfigError::refused(bytes));
+                }
+            },
             live: Cell::new(0),
             peak: Cell::new(0),
             allocations: Cell::new(0),

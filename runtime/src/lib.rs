@@ -64,6 +64,7 @@ mod context;
 #[cfg(feature = "debug-checks")]
 pub mod debug;
 mod error;
+mod fallible;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 mod fixed_pool;

@@ -116,7 +116,8 @@ impl<T> ObjectPool<T> {
     fn give_back(&self, mut value: T) {
         (self.reset)(&mut value);
         let mut kept = self.kept.borrow_mut();
-        if kept.len() < self.max_kept {
+        // A refused reservation drops the value rather than aborting.
+        if kept.len() < self.max_kept && kept.try_reserve(1).is_ok() {
             kept.push(value);
         }
     }
