@@ -68,7 +68,8 @@ struct ArenaCounters {
 /// });
 /// ```
 pub struct MorphContext {
-    /// `lut[ceil(total / 16)]`: the class for a block of `total` bytes.
+    /// `lut[ceil(total / GRANULE)]` (`GRANULE` = 8, so 33 entries up to
+    /// 256 bytes): the class for a block of `total` bytes.
     lut: [u8; LUT_LEN],
     /// Per-class pools; their counters are the only ones the fast paths
     /// touch. Every context-wide figure is derived from them in `stats`.

@@ -160,8 +160,9 @@ impl ClassPool {
         let head = self.free.get();
         let slot = if !head.is_null() {
             // SAFETY: every slot on the free list lies in a live slab of this
-            // pool, is at least 16 bytes and 16-aligned, and holds the link
-            // written by `free_slot`.
+            // pool and holds the link written by `free_slot` (a slot is at
+            // least 16 bytes and 8-aligned, see there, so the link fits and
+            // is aligned).
             self.free.set(unsafe { (*head).next });
             head.cast::<u8>()
         } else {
@@ -211,8 +212,11 @@ impl ClassPool {
     #[inline(always)]
     pub(crate) unsafe fn free_slot(&self, slot: NonNull<u8>) {
         let s = slot.as_ptr().cast::<FreeSlot>();
-        // SAFETY: the caller guarantees `slot` is a whole slot of ours, which
-        // is 16-aligned and at least 16 bytes, so it can hold the link.
+        // SAFETY: the caller guarantees `slot` is a whole slot of ours. Slots
+        // start at `slab base + SLAB_DATA_OFFSET + k * slot_size`: the base is
+        // aligned to the slab size, the offset is 256, and every slot size
+        // is a multiple of 8 (the class granule) and at least 16, so the slot
+        // is 8-aligned and holds the 8-byte, 8-aligned link.
         unsafe {
             s.write(FreeSlot {
                 next: self.free.get(),
