@@ -64,7 +64,10 @@ const fn pack(tag: u32, index: u32) -> u64 {
 }
 
 const fn index_of(head: u64) -> u32 {
-    head as u32
+    // Keeping the low 32 bits is the point: they are the index.
+    #[allow(clippy::cast_possible_truncation)]
+    let index = head as u32;
+    index
 }
 
 const fn tag_of(head: u64) -> u32 {
@@ -664,6 +667,8 @@ impl<T, const N: usize> StaticPool<T, N> {
             )
         };
         StaticPool {
+            // `N <= MAX_SHARED_CAPACITY < u32::MAX`, asserted just above.
+            #[allow(clippy::cast_possible_truncation)]
             core: ListCore::new(N as u32),
             links: [const { AtomicU32::new(NIL) }; N],
             cells: [const { Cell::new() }; N],

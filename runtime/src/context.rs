@@ -5,7 +5,7 @@ use crate::boxed::{MorphBox, Rejected};
 use crate::config::{Config, Routing};
 use crate::error::{AllocError, ConfigError};
 use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
-use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, NO_CLASS};
+use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, MAX_SMALL, NO_CLASS};
 use crate::slab::ClassPool;
 use crate::stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
 use std::alloc::Layout;
@@ -190,7 +190,7 @@ impl MorphContext {
             if g < LUT_LEN {
                 let class = self.lut[g];
                 if class != NO_CLASS {
-                    return self.alloc_in_class(class as usize, size, tag, 3);
+                    return self.alloc_in_class(class, size, tag, 3);
                 }
             }
         }
@@ -201,15 +201,15 @@ impl MorphContext {
     #[inline(always)]
     fn alloc_in_class(
         &self,
-        class: usize,
+        class: u8,
         size: usize,
         tag: TypeTag,
         shift: u32,
     ) -> Result<NonNull<u8>, AllocError> {
-        debug_assert!(class < MAX_CLASSES);
-        // SAFETY: `class` comes from the lookup table or `class_of`, whose
+        debug_assert!((class as usize) < MAX_CLASSES && size <= MAX_SMALL);
+        // SAFETY: `class` comes from the lookup table or `pool_for`, whose
         // entries are all below the table length, at most MAX_CLASSES.
-        let pool = unsafe { self.pools.get_unchecked(class) };
+        let pool = unsafe { self.pools.get_unchecked(class as usize) };
         let slot = pool.alloc_slot(self.arena.budget())?;
         pool.note_request(size);
         // SAFETY: the class was chosen so that `(1 << shift) + size` fits the
@@ -217,8 +217,11 @@ impl MorphContext {
         // occupies the 8 bytes before the payload, inside the slot.
         unsafe {
             let payload = slot.as_ptr().add(1 << shift);
-            Header::new(size as u32, tag, class as u8, shift)
-                .store(payload.sub(HEADER_SIZE).cast());
+            // `size < slot size <= MAX_SMALL` (256), so it fits 32 bits; a
+            // checked conversion here would cost the fast path.
+            #[allow(clippy::cast_possible_truncation)]
+            let size = size as u32;
+            Header::new(size, tag, class, shift).store(payload.sub(HEADER_SIZE).cast());
             Ok(NonNull::new_unchecked(payload))
         }
     }
@@ -227,7 +230,11 @@ impl MorphContext {
     #[inline(never)]
     fn alloc_general(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
         let (size, align) = (layout.size(), layout.align());
-        if align > MAX_ALIGN || size > u32::MAX as usize {
+        // The header holds the size in 32 bits: larger payloads are refused.
+        let Ok(size32) = u32::try_from(size) else {
+            return Err(AllocError::InvalidLayout { size, align });
+        };
+        if align > MAX_ALIGN {
             return Err(AllocError::InvalidLayout { size, align });
         }
         let shift = shift_for(align);
@@ -248,8 +255,7 @@ impl MorphContext {
         // `offset >= 8`; the header goes in the 8 bytes before the payload.
         unsafe {
             let payload = start.as_ptr().add(offset);
-            Header::new(size as u32, tag, ARENA_CLASS, shift)
-                .store(payload.sub(HEADER_SIZE).cast());
+            Header::new(size32, tag, ARENA_CLASS, shift).store(payload.sub(HEADER_SIZE).cast());
             Ok(NonNull::new_unchecked(payload))
         }
     }
@@ -258,11 +264,12 @@ impl MorphContext {
     /// align)) from the block start: the smallest that holds them and whose
     /// slots are aligned to `offset`; `None` for the arena.
     #[inline]
-    fn pool_for(&self, size: usize, offset: usize) -> Option<usize> {
+    fn pool_for(&self, size: usize, offset: usize) -> Option<u8> {
         let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
             Some(&c) if c != NO_CLASS => (c as usize..self.config.classes().len())
-                .find(|&c| slot_align(self.pools[c].slot_size()) >= offset),
+                .find(|&c| slot_align(self.pools[c].slot_size()) >= offset)
+                .and_then(|c| u8::try_from(c).ok()),
             _ => None,
         }
     }
@@ -424,12 +431,19 @@ impl MorphContext {
         let header = unsafe { header_ptr.read() };
         let (old, offset) = (header.size(), header.payload_offset());
         let in_place = match header.class() {
-            Some(class) => self.pool_for(new_size, offset) == Some(class),
+            Some(class) => self.pool_for(new_size, offset).map(usize::from) == Some(class),
             None => new_size <= old && self.pool_for(new_size, offset).is_none(),
         };
-        if in_place {
+        // In place only when the new size also fits the header (a pool
+        // class, or an arena object that shrinks: both below 2^32).
+        let in_place_size = if in_place {
+            u32::try_from(new_size).ok()
+        } else {
+            None
+        };
+        if let Some(size32) = in_place_size {
             let mut h = header;
-            h.set_size(new_size as u32);
+            h.set_size(size32);
             // SAFETY: the header is ours to update; the object stays in place.
             unsafe { header_ptr.write(h) };
             match header.class() {

@@ -3,8 +3,8 @@
 //! panics, and `collect`, `Vec::with_capacity` and `Box::new` on a public
 //! path would break that promise for sizes a caller chooses.
 
-use std::alloc::Layout;
-use std::ptr::NonNull;
+#[cfg(any(feature = "ffi", test))]
+use std::{alloc::Layout, ptr::NonNull};
 
 /// A vector of `len` elements made by `f(0)`, `f(1)`, …, or the number of
 /// bytes the system refused (or that no layout can hold).
@@ -19,6 +19,7 @@ pub(crate) fn try_vec_from_fn<T>(len: usize, f: impl FnMut(usize) -> T) -> Resul
 /// Moves `value` to the heap and returns the owning pointer (as
 /// `Box::into_raw(Box::new(value))` does), or gives the value back when the
 /// system refuses the memory. Free it with [`free_raw`].
+#[cfg(any(feature = "ffi", test))]
 pub(crate) fn try_into_raw<T>(value: T) -> Result<NonNull<T>, T> {
     let layout = Layout::new::<T>();
     if layout.size() == 0 {
@@ -38,6 +39,7 @@ pub(crate) fn try_into_raw<T>(value: T) -> Result<NonNull<T>, T> {
 ///
 /// # Safety
 /// `p` came from [`try_into_raw`] and is not used afterwards.
+#[cfg(any(feature = "ffi", test))]
 pub(crate) unsafe fn free_raw<T>(p: NonNull<T>) {
     // SAFETY: `try_into_raw` allocated `p` with the global allocator and
     // `Layout::new::<T>()` (or through `Box` for a zero-sized `T`, which the

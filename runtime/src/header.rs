@@ -92,11 +92,16 @@ impl Header {
 
     #[inline(always)]
     pub(crate) const fn new(size: u32, tag: TypeTag, class: u8, shift: u32) -> Header {
+        debug_assert!(shift < 32);
+        // `shift <= log2(MAX_ALIGN) < 32` (asserted above), so it fits the
+        // flag byte's 5 high bits.
+        #[allow(clippy::cast_possible_truncation)]
+        let shift = shift as u8;
         Header {
             size,
             tag: tag.0,
             class,
-            flags: (shift as u8) << FLAG_BITS,
+            flags: shift << FLAG_BITS,
         }
     }
 
@@ -253,6 +258,8 @@ impl Header {
         const PLAIN: u16 = 3 << FLAG_BITS;
         let key = u16::from_le_bytes([self.class, self.flags]).wrapping_sub(PLAIN << 8);
         if key < ARENA_CLASS as u16 {
+            // `key < 0xFF`, so it fits a byte.
+            #[allow(clippy::cast_possible_truncation)]
             Some(key as u8)
         } else {
             None

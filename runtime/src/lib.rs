@@ -52,6 +52,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// Sizes are never narrowed unchecked; tests may build patterns from indices.
+#![cfg_attr(not(test), warn(clippy::cast_possible_truncation))]
 
 mod alloc_api;
 mod arena;

@@ -133,14 +133,18 @@ impl SizeClasses {
                 )));
             }
             prev = s;
-            table.sizes[i] = s as u16;
+            // `s <= MAX_SMALL` was checked just above.
+            table.sizes[i] = u16::try_from(s).unwrap_or(u16::MAX);
         }
-        table.len = sizes.len() as u8;
+        // At most MAX_CLASSES (checked above), which a byte holds; so does
+        // every class index.
+        const _: () = assert!(MAX_CLASSES < NO_CLASS as usize);
+        table.len = u8::try_from(sizes.len()).unwrap_or(NO_CLASS);
         for (g, entry) in table.lut.iter_mut().enumerate() {
             let need = g * GRANULE;
             *entry = (0..sizes.len())
                 .find(|&c| sizes[c] >= need)
-                .map_or(NO_CLASS, |c| c as u8);
+                .map_or(NO_CLASS, |c| u8::try_from(c).unwrap_or(NO_CLASS));
         }
         Ok(table)
     }

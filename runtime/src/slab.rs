@@ -201,7 +201,8 @@ impl ClassPool {
 
     /// Payload bytes of the live objects.
     pub(crate) fn live_payload(&self) -> usize {
-        (self.requested.get() - self.freed_bytes.get()) as usize
+        // Live payload lies in memory, so it fits a usize.
+        usize::try_from(self.requested.get() - self.freed_bytes.get()).unwrap_or(usize::MAX)
     }
 
     /// Puts a slot back on the free list; it is the next one handed out.
@@ -254,7 +255,9 @@ impl ClassPool {
         unsafe {
             header.write(SlabHeader {
                 next: self.slabs.get(),
-                slot_size: self.slot_size as u32,
+                // Slot sizes are at most a slab (64 MiB), validated at
+                // construction.
+                slot_size: u32::try_from(self.slot_size).unwrap_or(u32::MAX),
                 magic: SLAB_MAGIC,
             })
         };
@@ -288,7 +291,8 @@ impl ClassPool {
     }
 
     pub(crate) fn live(&self) -> usize {
-        (self.allocs.get() - self.frees.get()) as usize
+        // Live slots lie in memory, so their count fits a usize.
+        usize::try_from(self.allocs.get() - self.frees.get()).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn stats(&self) -> ClassStats {

@@ -163,6 +163,31 @@ fn impossible_requests_are_errors() {
     assert_eq!(ctx.stats().allocations, 0);
 }
 
+/// A size the 32-bit header field cannot hold is refused by `realloc` too,
+/// leaving the object as it was (without allocating 4 GiB to find out).
+#[test]
+fn realloc_beyond_the_header_size_field_is_an_error() {
+    let ctx = MorphContext::new();
+    let p = ctx
+        .alloc_layout(Layout::new::<[u8; 600]>(), TypeTag(3))
+        .unwrap();
+    // SAFETY: `p` is a live 600-byte object of `ctx`.
+    unsafe { p.as_ptr().write_bytes(7, 600) };
+    for size in [u32::MAX as usize + 1, usize::MAX / 2] {
+        // SAFETY: `p` is live; on error it stays live.
+        let r = unsafe { ctx.realloc(p, size) };
+        assert!(matches!(r, Err(AllocError::InvalidLayout { .. })));
+    }
+    // SAFETY: `p` is still live and unchanged.
+    let h = unsafe { ctx.header(p) };
+    assert_eq!((h.size(), h.tag()), (600, TypeTag(3)));
+    // SAFETY: as above.
+    assert!(unsafe { std::slice::from_raw_parts(p.as_ptr(), 600) }
+        .iter()
+        .all(|&b| b == 7));
+    assert_eq!(ctx.stats().live_objects, 1);
+}
+
 #[test]
 fn arena_only_routes_everything_to_the_arena() {
     let ctx = Config::arena_only().build().unwrap();
