@@ -165,15 +165,13 @@ impl<'a> Value<'a> {
 }
 
 /// Lox equality: never an error; different types are unequal; strings by
-/// content; numbers as the reference interpreter compares boxed doubles
-/// (`NaN` equals itself, `0` and `-0` differ); objects by identity.
+/// content; numbers as IEEE 754 doubles (`NaN` equals nothing, itself
+/// included; `0` equals `-0`); objects by identity.
 pub(crate) fn equal<'a>(a: Value<'a>, b: Value<'a>) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => {
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }
+        (Value::Number(x), Value::Number(y)) => x == y,
         (Value::Native(x), Value::Native(y)) => x == y,
         (Value::Closure(x), Value::Closure(y)) => x == y,
         (Value::Class(x), Value::Class(y)) => x == y,
@@ -186,15 +184,19 @@ pub(crate) fn equal<'a>(a: Value<'a>, b: Value<'a>) -> bool {
     }
 }
 
-/// Formats a number as `print` does: shortest round-trip form, no `.0` on
-/// integers, `-0` kept, infinities as `Infinity`.
+/// Formats a number as `print` does (LOX.md): shortest round-trip form, no
+/// `.0` on integers, `-0` kept, `nan` for every NaN (whatever its sign and
+/// payload), `inf` and `-inf` for the infinities.
 pub(crate) fn format_number(n: f64, out: &mut String) {
     use std::fmt::Write;
-    if n.is_infinite() {
-        out.push_str(if n > 0.0 { "Infinity" } else { "-Infinity" });
+    if n.is_nan() {
+        out.push_str("nan");
+    } else if n.is_infinite() {
+        out.push_str(if n > 0.0 { "inf" } else { "-inf" });
     } else {
         // Display for f64 prints the shortest text that reads back as the
-        // same number, with no fractional part for integral values.
+        // same number, with no fractional part for integral values and
+        // never an exponent (`1e21` prints all 22 digits).
         let _ = write!(out, "{n}");
     }
 }
@@ -416,5 +418,47 @@ pub(crate) unsafe fn object_size(ptr: NonNull<u8>, kind: Kind) -> usize {
             Kind::Fields => Fields::size(Gc::<Fields<'static>>::from_raw(ptr).get().cap),
             Kind::Bound => std::mem::size_of::<Bound<'static>>(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed(n: f64) -> String {
+        let mut s = String::new();
+        format_number(n, &mut s);
+        s
+    }
+
+    #[test]
+    fn numbers_print_as_lox_md_says() {
+        assert_eq!(printed(3.0), "3");
+        assert_eq!(printed(2.5), "2.5");
+        assert_eq!(printed(-0.0), "-0");
+        assert_eq!(printed(f64::INFINITY), "inf");
+        assert_eq!(printed(f64::NEG_INFINITY), "-inf");
+        // Every NaN, whatever its sign and payload.
+        for bits in [
+            0x7ff8_0000_0000_0000,
+            0xfff8_0000_0000_0000,
+            0x7ff0_0000_0000_0001,
+        ] {
+            assert_eq!(printed(f64::from_bits(bits)), "nan", "{bits:#x}");
+        }
+        assert_eq!(printed(1e21), "1000000000000000000000");
+        assert_eq!(printed(1e-7), "0.0000001");
+    }
+
+    #[test]
+    fn numbers_are_equal_as_ieee_754_doubles() {
+        let n = Value::Number;
+        assert!(!equal(n(f64::NAN), n(f64::NAN)));
+        assert!(!equal(n(f64::NAN), n(-f64::NAN)));
+        assert!(equal(n(0.0), n(-0.0)));
+        assert!(equal(n(f64::INFINITY), n(f64::INFINITY)));
+        assert!(!equal(n(f64::INFINITY), n(f64::NEG_INFINITY)));
+        assert!(equal(n(0.1 + 0.2), n(0.30000000000000004)));
+        assert!(!equal(n(0.0), Value::Nil));
     }
 }
