@@ -3,6 +3,10 @@
 //! The 100- and 1,000-line programs are checked in under
 //! `fixtures/generated/`; larger ones are made on demand.
 
+// A size or offset cast to a narrower type must be checked, or carry a
+// local `allow` with the reason it cannot truncate.
+#![warn(clippy::cast_possible_truncation)]
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -30,6 +30,9 @@ pub struct Ident<'a> {
 
 impl Ident<'_> {
     /// Byte offset of the name in `source`, which it must be a slice of.
+    /// Offsets are 32-bit, as in tokens: the front end refuses a source
+    /// longer than [`crate::lexer::MAX_SOURCE`], so every name it makes has
+    /// one; an offset past `u32::MAX` (a name in a longer text) saturates.
     ///
     /// ```
     /// let src = "print x;";
@@ -41,7 +44,7 @@ impl Ident<'_> {
             offset <= source.len(),
             "the name is not a slice of this source"
         );
-        offset as u32
+        u32::try_from(offset).unwrap_or(u32::MAX)
     }
 }
 
@@ -245,6 +248,10 @@ impl<'a> Stmt<'a> {
 /// ([`Stmt::block`]), and resolver and interpreter both use the count, which
 /// keeps their scopes equal.
 ///
+/// The count saturates at `u32::MAX`, the most variables a scope can hold
+/// (the resolver reports a scope that would hold more, so such a program
+/// never runs; a source under 4 GiB cannot have one anyway).
+///
 /// ```
 /// use lexer_demo::ast::declarations;
 /// let ctx = morph_runtime::MorphContext::new();
@@ -252,9 +259,11 @@ impl<'a> Stmt<'a> {
 /// assert_eq!(declarations(p.program.statements), 2);
 /// ```
 pub fn declarations(list: &[Stmt<'_>]) -> u32 {
-    list.iter()
+    let n = list
+        .iter()
         .filter(|s| matches!(s, Stmt::Var { .. } | Stmt::Function(_) | Stmt::Class(_)))
-        .count() as u32
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A class declaration.

@@ -6,7 +6,7 @@
 use crate::backend::{Backend, HeapBackend};
 use crate::diagnostics::{render_pretty, Diagnostic};
 use crate::frontend::compile;
-use crate::lexer::TokenStream;
+use crate::lexer::{check_source_len, TokenStream, MAX_SOURCE};
 use crate::mem::{compare_table, measure_with, render, svg_chart, MemBackend};
 use crate::parser::parse;
 use crate::printer::print_program;
@@ -287,9 +287,11 @@ fn front_cmd(
             report(&diagnostics, source, args, err);
             EXIT_DATAERR
         }
+        // A source too large to lex: input it cannot read, as in
+        // `read_source` (which refuses it first).
         Err(e) => {
             let _ = writeln!(err, "lexer_demo: {e}");
-            EXIT_DATAERR
+            EXIT_NOINPUT
         }
     }
 }
@@ -391,9 +393,10 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
     let tokens = crate::frontend::token_context();
     let compiled = match compile(source, &ast, &tokens) {
         Ok(c) => c,
+        // Too large to lex: as in `front_cmd`.
         Err(e) => {
             let _ = writeln!(err, "lexer_demo: {e}");
-            return EXIT_DATAERR;
+            return EXIT_NOINPUT;
         }
     };
     let res = match compiled.resolution {
@@ -413,6 +416,7 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
             RunBackend::Heap => Backend::Heap,
         },
         stack_budget: BIG_STACK_BUDGET,
+        ..Options::default()
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     let window = crate::counting::open();
@@ -475,24 +479,42 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
 }
 
 /// Reads the program: a file, or standard input for `-`. The error is one
-/// line naming the input and the reason.
+/// line naming the input and the reason. A program longer than
+/// [`MAX_SOURCE`] bytes (spans are 32-bit offsets) is refused here, as input
+/// the front end cannot read: a file by its size, before reading it;
+/// standard input once one byte more than the limit has come.
 fn read_source(file: &str, stdin: &mut dyn Read) -> Result<String, String> {
     let (bytes, shown) = if file == "-" {
         let mut bytes = Vec::new();
         stdin
+            .take(MAX_SOURCE as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         (bytes, "standard input".to_string())
     } else {
-        let bytes = std::fs::read(file).map_err(|e| format!("cannot read '{file}': {e}"))?;
+        let cannot = |e: std::io::Error| format!("cannot read '{file}': {e}");
+        let len = std::fs::metadata(file).map_err(cannot)?.len();
+        let fits = usize::try_from(len).is_ok_and(|len| check_source_len(len).is_ok());
+        if !fits {
+            return Err(too_large(&format!("'{file}'")));
+        }
+        let bytes = std::fs::read(file).map_err(cannot)?;
         (bytes, format!("'{file}'"))
     };
+    // Standard input, or a file that grew since its size was read.
+    if check_source_len(bytes.len()).is_err() {
+        return Err(too_large(&shown));
+    }
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "{shown} is not valid UTF-8 (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+fn too_large(shown: &str) -> String {
+    format!("{shown} is too large (the limit is {MAX_SOURCE} bytes)")
 }
 
 /// `tokens`: one token a line, `KIND LEXEME LINE`, with newlines, tabs, carriage
@@ -502,9 +524,10 @@ fn tokens(source: &str, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let ctx = MorphContext::new();
     let mut stream = match TokenStream::new(source, &ctx) {
         Ok(s) => s,
+        // Too large to lex: as in `front_cmd`.
         Err(e) => {
             let _ = writeln!(err, "lexer_demo: {e}");
-            return EXIT_DATAERR;
+            return EXIT_NOINPUT;
         }
     };
     let mut text = String::new();
@@ -592,6 +615,35 @@ mod tests {
             err,
             "lexer_demo: standard input is not valid UTF-8 (invalid byte at offset 3)\n"
         );
+    }
+
+    #[test]
+    fn a_source_too_large_for_32_bit_offsets_exits_66_with_one_line() {
+        /// Removes the file when the test ends, passed or not.
+        struct Remove(std::path::PathBuf);
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        // A sparse file one byte over the limit: its size is refused before
+        // anything is read, so the test takes neither the memory nor the
+        // disk space.
+        let path = std::env::temp_dir().join(format!("too_large_{}.lox", std::process::id()));
+        let file = Remove(path.clone());
+        std::fs::File::create(&file.0)
+            .and_then(|f| f.set_len(MAX_SOURCE as u64 + 1))
+            .unwrap();
+        let p = path.to_str().unwrap();
+        for cmd in ["tokens", "parse", "check", "run", "mem"] {
+            let (code, out, err) = run_with(&["lexer_demo", cmd, p], b"");
+            assert_eq!((code, out.as_str()), (EXIT_NOINPUT, ""), "{cmd}: {err}");
+            assert_eq!(
+                err,
+                format!("lexer_demo: '{p}' is too large (the limit is 4294967294 bytes)\n"),
+                "{cmd}"
+            );
+        }
     }
 
     #[test]

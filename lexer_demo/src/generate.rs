@@ -29,6 +29,13 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+
+    /// One of `items`, which must not be empty.
+    // Cannot truncate: the index is below `items.len()`, a `usize`.
+    #[allow(clippy::cast_possible_truncation)]
+    fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[self.below(items.len() as u64) as usize]
+    }
 }
 
 /// A program of at least `lines` lines (it stops after the unit that reaches
@@ -75,12 +82,12 @@ fn number(rng: &mut Rng) -> String {
 fn arith(rng: &mut Rng, vars: &[&str], depth: u32) -> String {
     if depth == 0 || rng.below(3) == 0 {
         return if !vars.is_empty() && rng.below(2) == 0 {
-            vars[rng.below(vars.len() as u64) as usize].to_string()
+            rng.pick(vars).to_string()
         } else {
             number(rng)
         };
     }
-    let op = ["+", "-", "*", "+"][rng.below(4) as usize];
+    let op = *rng.pick(&["+", "-", "*", "+"]);
     let (l, r) = (arith(rng, vars, depth - 1), arith(rng, vars, depth - 1));
     if rng.below(3) == 0 {
         format!("({l} {op} {r})")

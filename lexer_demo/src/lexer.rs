@@ -38,19 +38,20 @@ impl std::error::Error for SourceTooLarge {}
 /// Largest source the lexer accepts: spans are 32-bit offsets.
 pub const MAX_SOURCE: usize = u32::MAX as usize - 1;
 
-/// Refuses a source too long for 32-bit spans.
+/// Refuses a source too long for 32-bit spans; else its length, which is
+/// then the largest offset into it, as a 32-bit offset.
 ///
 /// ```
 /// use lexer_demo::lexer::{check_source_len, MAX_SOURCE};
-/// assert!(check_source_len(MAX_SOURCE).is_ok());
+/// assert_eq!(check_source_len(MAX_SOURCE), Ok(4294967294));
 /// let err = check_source_len(MAX_SOURCE + 1).unwrap_err();
 /// assert_eq!(err.to_string(), "source of 4294967295 bytes is too large (the limit is 4294967294 bytes)");
+/// assert!(check_source_len(usize::MAX).is_err());
 /// ```
-pub fn check_source_len(len: usize) -> Result<(), SourceTooLarge> {
-    if len > MAX_SOURCE {
-        Err(SourceTooLarge { len })
-    } else {
-        Ok(())
+pub fn check_source_len(len: usize) -> Result<u32, SourceTooLarge> {
+    match u32::try_from(len) {
+        Ok(end) if len <= MAX_SOURCE => Ok(end),
+        _ => Err(SourceTooLarge { len }),
     }
 }
 
@@ -69,6 +70,8 @@ pub fn check_source_len(len: usize) -> Result<(), SourceTooLarge> {
 /// ```
 pub struct Lexer<'src> {
     inner: logos::Lexer<'src, TokenKind>,
+    /// The source's length: every offset into it fits in 32 bits.
+    end: u32,
     /// Built only when a line is needed (an error, a token dump).
     lines: LazyLines<'src>,
     finished: bool,
@@ -82,9 +85,10 @@ impl<'src> Lexer<'src> {
     /// assert!(Lexer::new("var a;").is_ok());
     /// ```
     pub fn new(source: &'src str) -> Result<Lexer<'src>, SourceTooLarge> {
-        check_source_len(source.len())?;
+        let end = check_source_len(source.len())?;
         Ok(Lexer {
             inner: TokenKind::lexer(source),
+            end,
             lines: LazyLines::new(source),
             finished: false,
         })
@@ -111,12 +115,22 @@ impl<'src> Lexer<'src> {
     }
 
     fn end_token(&self) -> Token {
-        let end = self.source().len() as u32;
         Token {
             kind: TokenKind::Eof,
-            start: end,
-            end,
+            start: self.end,
+            end: self.end,
         }
+    }
+
+    /// A byte offset into the source, as a 32-bit offset.
+    #[inline(always)]
+    // Cannot truncate: an offset into the source is at most its length,
+    // `self.end`, which `new` checked fits in 32 bits. (Not checked again
+    // here: this runs twice for every token.)
+    #[allow(clippy::cast_possible_truncation)]
+    fn offset(&self, i: usize) -> u32 {
+        debug_assert!(i <= self.end as usize);
+        i as u32
     }
 }
 
@@ -139,7 +153,7 @@ impl Lexer<'_> {
             return Item::Token(self.end_token());
         };
         let span = self.inner.span();
-        let (start, end) = (span.start as u32, span.end as u32);
+        let (start, end) = (self.offset(span.start), self.offset(span.end));
         match result {
             Ok(TokenKind::UnterminatedString) => Item::UnterminatedString(start, end),
             Ok(kind) => Item::Token(Token { kind, start, end }),
@@ -152,7 +166,7 @@ impl Lexer<'_> {
     fn diagnostic(&self, item: Item) -> Diagnostic {
         let (line, message, start, end) = match item {
             Item::UnterminatedString(start, end) => (
-                self.lines.get().line_of(self.source().len() as u32),
+                self.lines.get().line_of(self.end),
                 "Unterminated string.",
                 start,
                 end,

@@ -32,6 +32,10 @@
 //! assert_eq!(print_program(&c.program), "(var x (+ 1.0 (* 2.0 3.0)))\n");
 //! ```
 
+// A size or offset cast to a narrower type must be checked, or carry a
+// local `allow` with the reason it cannot truncate.
+#![warn(clippy::cast_possible_truncation)]
+
 pub mod ast;
 pub mod backend;
 pub mod cli;

@@ -1,5 +1,9 @@
 //! `lexer_demo`: the Lox front end's command line. See [`lexer_demo::cli`].
 
+// A size or offset cast to a narrower type must be checked, or carry a
+// local `allow` with the reason it cannot truncate.
+#![warn(clippy::cast_possible_truncation)]
+
 use std::process::ExitCode;
 
 /// Counts heap bytes for `lexer_demo mem`.

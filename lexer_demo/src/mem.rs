@@ -319,6 +319,12 @@ fn u(v: usize) -> String {
     n(v as u128)
 }
 
+/// The report's AST payload in the unit of the heap figures (it cannot
+/// exceed the heap it lives in; saturating only to stay total).
+fn payload_bytes(r: &MemReport) -> usize {
+    usize::try_from(r.ast_payload_bytes).unwrap_or(usize::MAX)
+}
+
 /// The report for one backend as text.
 ///
 /// ```
@@ -463,8 +469,7 @@ pub fn compare_table(reports: &[MemReport]) -> String {
             ratio(r.heap_peak_bytes, bump),
             ratio(r.heap_peak_bytes, heap),
             n(r.ast_payload_bytes),
-            u(r.heap_peak_bytes
-                .saturating_sub(r.ast_payload_bytes as usize))
+            u(r.heap_peak_bytes.saturating_sub(payload_bytes(r)))
         );
     }
     o
@@ -483,7 +488,7 @@ pub fn svg_chart(reports: &[MemReport], title: &str) -> String {
     let (bar_w, gap, left, top, height) = (90.0, 40.0, 70.0, 85.0, 300.0);
     let max = reports
         .iter()
-        .map(|r| r.heap_peak_bytes.max(r.ast_payload_bytes as usize))
+        .map(|r| r.heap_peak_bytes.max(payload_bytes(r)))
         .max()
         .unwrap_or(1)
         .max(1) as f64;

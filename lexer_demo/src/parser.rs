@@ -25,7 +25,7 @@ use crate::ast::{
 };
 use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
-use crate::lexer::{SourceTooLarge, TokenStream};
+use crate::lexer::{check_source_len, SourceTooLarge, TokenStream};
 use crate::token::{Token, TokenKind};
 use morph_runtime::{AllocError, MorphBox, MorphContext};
 
@@ -67,10 +67,12 @@ pub fn parse<'a, B: Backend>(
     backend: &'a B,
     token_ctx: &MorphContext,
 ) -> Result<ParseOutput<'a>, SourceTooLarge> {
+    let end = check_source_len(source.len())?;
     let mut tokens = TokenStream::new(source, token_ctx)?;
     let first = tokens.next_token();
     let mut parser = Parser {
         source,
+        end,
         backend,
         previous: Token {
             kind: TokenKind::Eof,
@@ -116,6 +118,8 @@ type PResult<T> = Result<T, ParseError>;
 
 struct Parser<'a, 'ctx, B: Backend> {
     source: &'a str,
+    /// The source's length as a 32-bit offset (checked by `parse`).
+    end: u32,
     backend: &'a B,
     tokens: TokenStream<'a, 'ctx>,
     /// The token being looked at; `None` only after an allocation failure.
@@ -169,8 +173,8 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
             Some(t) => **t,
             None => Token {
                 kind: TokenKind::Eof,
-                start: self.source.len() as u32,
-                end: self.source.len() as u32,
+                start: self.end,
+                end: self.end,
             },
         }
     }

@@ -59,6 +59,17 @@ impl Hasher for FxHasher {
 /// slot (declaration order) in the scope's environment.
 type Scope<'a> = HashMap<&'a str, (bool, u32), BuildHasherDefault<FxHasher>>;
 
+/// The slot the next variable of `scope` takes, or `None` when the scope
+/// is full: slots are `u32`, and so is the variable count of the scope's
+/// environment, so a scope holds at most `u32::MAX` variables. No source
+/// the front end accepts comes near (it is under 4 GiB, and each variable
+/// of a scope is declared by a name and a byte after it at least, so there
+/// are fewer than 2^31), but a count is never truncated into a slot that
+/// another variable has.
+fn next_slot(scope: &Scope<'_>) -> Option<u32> {
+    u32::try_from(scope.len()).ok().filter(|&n| n < u32::MAX)
+}
+
 pub use crate::ast::declarations;
 
 /// Scope distances of every variable use.
@@ -206,8 +217,12 @@ impl<'a> Resolver<'a, '_> {
     fn error(&mut self, lexeme: &str, offset: u32, message: &str) {
         let line = self.lines.get().line_of(offset);
         self.diagnostics.push(
-            Diagnostic::new(line, Location::At(lexeme.to_string()), message)
-                .with_span(offset, offset + lexeme.len() as u32),
+            Diagnostic::new(line, Location::At(lexeme.to_string()), message).with_span(
+                offset,
+                // The lexeme is a slice of the source at `offset`, so this
+                // is within the source; saturating only to stay total.
+                offset.saturating_add(u32::try_from(lexeme.len()).unwrap_or(u32::MAX)),
+            ),
         );
     }
 
@@ -233,7 +248,14 @@ impl<'a> Resolver<'a, '_> {
         let Some(scope) = self.scopes.last_mut() else {
             return;
         };
-        let slot = scope.len() as u32;
+        let Some(slot) = next_slot(scope) else {
+            self.error(
+                name.name,
+                name.offset_in(self.source),
+                "Too many local variables in one scope.",
+            );
+            return;
+        };
         if scope.insert(name.name, (false, slot)).is_some() {
             self.error(
                 name.name,
@@ -244,17 +266,32 @@ impl<'a> Resolver<'a, '_> {
     }
 
     fn define(&mut self, name: &'a str) {
-        if let Some(scope) = self.scopes.last_mut() {
-            let slot = scope.len() as u32;
-            scope.entry(name).or_insert((true, slot)).0 = true;
+        let Some(scope) = self.scopes.last_mut() else {
+            return;
+        };
+        if let Some(binding) = scope.get_mut(name) {
+            binding.0 = true;
+        } else if let Some(slot) = next_slot(scope) {
+            // `this` and `super`, defined without a declaration (the first
+            // variable of their scope). A name that did not fit its scope
+            // was reported by `declare` and stays undefined.
+            scope.insert(name, (true, slot));
         }
     }
 
     fn resolve_local(&mut self, id: UseId, name: &str) {
         for (i, scope) in self.scopes.iter().rev().enumerate() {
             if let Some(&(_, slot)) = scope.get(name) {
+                // Cannot truncate: `i` is below the number of open scopes.
+                // The parser nests at most `MAX_NESTING` (200) levels deep,
+                // and each level opens at most two scopes (a class's
+                // `super` scope and a method's); and any AST's scopes nest
+                // only as deep as the resolver's own recursion can go,
+                // which runs out of stack long before 2^32 levels.
+                #[allow(clippy::cast_possible_truncation)]
+                let depth = i as u32;
                 if let Some(u) = self.uses.get_mut(id as usize) {
-                    *u = (i as u32, slot);
+                    *u = (depth, slot);
                 }
                 return;
             }

@@ -249,8 +249,10 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
-    /// Indexes `source`, which must be shorter than 4 GiB (the span type is
-    /// 32 bits; [`crate::lexer::Lexer::new`] checks it).
+    /// Indexes `source`. Offsets are 32 bits, as in spans
+    /// ([`crate::lexer::Lexer::new`] refuses a longer source), so only the
+    /// lines that start at an offset that fits are indexed: every 32-bit
+    /// offset still gets its right line.
     ///
     /// ```
     /// use lexer_demo::token::LineIndex;
@@ -259,7 +261,11 @@ impl LineIndex {
     pub fn new(source: &str) -> LineIndex {
         let mut starts = vec![0];
         // `match_indices` on a char uses a vectorised byte search.
-        starts.extend(source.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        starts.extend(
+            source
+                .match_indices('\n')
+                .map_while(|(i, _)| u32::try_from(i + 1).ok()),
+        );
         LineIndex { starts }
     }
 
@@ -271,7 +277,10 @@ impl LineIndex {
     /// assert_eq!(LineIndex::new("a\nb").line_of(3), 2);
     /// ```
     pub fn line_of(&self, offset: u32) -> u32 {
-        self.starts.partition_point(|&s| s <= offset) as u32
+        // The starts are distinct 32-bit offsets, so there are at most 2^32
+        // of them: only a line starting at `u32::MAX` could pass the range,
+        // and it saturates.
+        u32::try_from(self.starts.partition_point(|&s| s <= offset)).unwrap_or(u32::MAX)
     }
 
     /// Number of lines (a file ending in a newline has an empty last line).
@@ -281,7 +290,7 @@ impl LineIndex {
     /// assert_eq!(LineIndex::new("a\n").line_count(), 2);
     /// ```
     pub fn line_count(&self) -> u32 {
-        self.starts.len() as u32
+        u32::try_from(self.starts.len()).unwrap_or(u32::MAX)
     }
 
     /// The line a token is reported on: the line of its last byte, as the

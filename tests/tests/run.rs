@@ -5,7 +5,9 @@
 
 use insta::{assert_snapshot, glob};
 use lexer_demo::frontend::compile;
-use lexer_demo::interp::{run_in_context, runtime_context, with_stack, Options, BIG_STACK_BUDGET};
+use lexer_demo::interp::{
+    run_in_context, run_source, runtime_context, with_stack, Backend, Options, BIG_STACK_BUDGET,
+};
 use morph_runtime::MorphContext;
 use morph_tests::{cli, fixtures, lox_files, path_str};
 
@@ -150,6 +152,35 @@ fn freed_slots_are_reused() {
     assert!(heap.pool_reuses >= 9_990, "{heap:?}");
     let s = ctx.stats();
     assert!(s.classes.iter().all(|c| c.stats.peak_live <= 3), "{s:?}");
+}
+
+#[test]
+fn strings_past_the_length_limit_are_a_runtime_error() {
+    let src = "var s = \"0123456789abcdef\";\nvar n = 0;\nwhile (true) {\n  s = s + s;\n  n = n + 1;\n  print n;\n}\n";
+    for backend in [Backend::Morph, Backend::Heap] {
+        for gc_stress in [false, true] {
+            let opts = Options {
+                max_string_len: 1024,
+                backend,
+                gc_stress,
+                ..Options::default()
+            };
+            let mut out = Vec::new();
+            let r = run_source(src, &opts, &mut out);
+            let case = format!("{backend:?}, gc_stress {gc_stress}");
+            // 16 bytes doubled six times is 1,024, the limit itself: the
+            // seventh doubling is refused, and what was printed stays.
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                "1\n2\n3\n4\n5\n6\n",
+                "{case}"
+            );
+            assert_eq!(r.exit_code(), 70, "{case}");
+            let e = r.error.unwrap();
+            assert_eq!(e.to_string(), "String too long.\n[line 4]", "{case}");
+            assert_eq!(r.heap.live_after_teardown, 0, "{case}");
+        }
+    }
 }
 
 #[test]

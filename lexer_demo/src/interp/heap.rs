@@ -165,6 +165,12 @@ struct Prefix {
 const PREFIX: usize = std::mem::size_of::<Prefix>();
 const _: () = assert!(PREFIX == 8);
 
+/// The largest object either heap can lay out: a [`SysHeap`] block (where
+/// [`MorphHeap`] sends every object over [`MAX_POOLED`]) is the prefix and
+/// the object, and a layout is at most `isize::MAX` bytes once rounded up
+/// to the alignment of 8. A larger size gets `None` from `alloc`.
+pub(crate) const MAX_OBJECT: usize = (isize::MAX.unsigned_abs() & !7) - PREFIX;
+
 /// One system allocation per object, with an 8-byte prefix holding the type
 /// tag and the mark bit: the `--backend heap` of `run`.
 ///
@@ -363,5 +369,21 @@ impl ObjHeap for MorphHeap<'_> {
 
     fn system_objects(&self) -> SysCounts {
         self.large.system_objects()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_object_has_a_layout_and_one_byte_more_has_none() {
+        assert!(SysHeap::layout(MAX_OBJECT).is_some());
+        assert!(SysHeap::layout(MAX_OBJECT + 1).is_none());
+        assert!(SysHeap::layout(usize::MAX).is_none());
+        let ctx = MorphContext::new();
+        let heap = MorphHeap::new(&ctx);
+        assert!(heap.alloc(MAX_OBJECT + 1, Kind::Str).is_none());
+        assert_eq!(heap.system_objects(), SysCounts::default());
     }
 }

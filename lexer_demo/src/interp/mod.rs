@@ -22,7 +22,10 @@
 //!   unmarked object back to its pool and clears the others' bits. When the
 //!   interpreter is dropped, every object is freed.
 //! - **Limits**: calls nest at most [`MAX_CALL_DEPTH`] deep and within the
-//!   stack budget given; beyond either, `Stack overflow.`.
+//!   stack budget given; beyond either, `Stack overflow.`. Concatenation
+//!   builds strings of at most [`Options::max_string_len`] bytes
+//!   ([`MAX_STRING_LEN`] by default); a longer one is `String too long.`.
+//!   Object sizes are `usize` throughout, so a string may pass 4 GiB.
 //!
 //! ```
 //! use lexer_demo::interp::{run_source, Backend, Options};
@@ -83,6 +86,19 @@ pub const STACK_SIZE: usize = 1 << 30;
 /// ```
 pub const MIN_THRESHOLD: usize = 1 << 20;
 
+/// The longest string, in bytes, that concatenation builds unless
+/// [`Options::max_string_len`] says less: the longest whose object (an
+/// 8-byte length, then the bytes) either heap can lay out. A longer result
+/// is the runtime error `String too long.`; a shorter one the system cannot
+/// serve is `Out of memory.`.
+///
+/// ```
+/// use lexer_demo::interp::{Options, MAX_STRING_LEN};
+/// assert_eq!(MAX_STRING_LEN, (1 << 63) - 24);
+/// assert_eq!(Options::default().max_string_len, MAX_STRING_LEN);
+/// ```
+pub const MAX_STRING_LEN: usize = heap::MAX_OBJECT - std::mem::size_of::<StrObj>();
+
 /// Where runtime objects go.
 ///
 /// ```
@@ -116,6 +132,19 @@ pub struct Options {
     /// `Stack overflow.`. The default suits a test thread's 2 MiB;
     /// [`with_stack`] gives far more.
     pub stack_budget: usize,
+    /// The longest string concatenation may build, in bytes; a longer one
+    /// is the runtime error `String too long.`. [`MAX_STRING_LEN`] by
+    /// default, and a larger value counts as that.
+    ///
+    /// ```
+    /// use lexer_demo::interp::{run_source, Options};
+    /// let opts = Options { max_string_len: 3, ..Options::default() };
+    /// let mut out = Vec::new();
+    /// let r = run_source("print \"ab\" + \"c\";\nprint \"ab\" + \"cd\";", &opts, &mut out);
+    /// assert_eq!(out, b"abc\n");
+    /// assert_eq!(r.error.unwrap().to_string(), "String too long.\n[line 2]");
+    /// ```
+    pub max_string_len: usize,
 }
 
 impl Default for Options {
@@ -124,6 +153,7 @@ impl Default for Options {
             gc_stress: false,
             backend: Backend::Morph,
             stack_budget: 1 << 20,
+            max_string_len: MAX_STRING_LEN,
         }
     }
 }
@@ -532,7 +562,11 @@ enum Property<'a> {
 #[derive(Clone, Copy)]
 struct Entry {
     ptr: NonNull<u8>,
-    size: u32,
+    /// The size the object was allocated with, which every later call to
+    /// the heap must pass back exactly: the heaps route by it, and a
+    /// string can be longer than 4 GiB, so it is a `usize`, as `alloc`
+    /// takes it. (The entry is 16 bytes either way.)
+    size: usize,
 }
 
 struct Interpreter<'a, 'o, H: ObjHeap> {
@@ -563,6 +597,9 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     depth: usize,
     stack_base: usize,
     stack_budget: usize,
+    /// [`Options::max_string_len`], at most [`MAX_STRING_LEN`], so that a
+    /// string's object size never overflows.
+    max_string_len: usize,
     gc_stress: bool,
     since_gc: usize,
     threshold: usize,
@@ -602,6 +639,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             depth: 0,
             stack_base: std::ptr::addr_of!(marker) as usize,
             stack_budget: options.stack_budget,
+            max_string_len: options.max_string_len.min(MAX_STRING_LEN),
             gc_stress: options.gc_stress,
             since_gc: 0,
             threshold: MIN_THRESHOLD,
@@ -645,7 +683,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             // SAFETY: every entry is a live object of this heap with its
             // size, listed once; the roots were just dropped, so nothing
             // uses it again.
-            unsafe { self.heap.free(e.ptr, e.size as usize) };
+            unsafe { self.heap.free(e.ptr, e.size) };
         }
     }
 
@@ -669,6 +707,10 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     /// must be rooted by the caller.
     #[inline(always)]
     fn alloc<T>(&mut self, kind: Kind, size: usize, head: T, at: u32) -> Result<Gc<T>, Unwind> {
+        // Cannot overflow: `since_gc` counts bytes of live objects, fewer
+        // than the address space holds, and no size asked for is over
+        // `isize::MAX` (a string's is bounded by `MAX_STRING_LEN`, the
+        // others by their 32-bit counts).
         if self.gc_stress || self.since_gc + size > self.threshold {
             self.collect();
         }
@@ -683,10 +725,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.since_gc += size;
         self.stats.bytes_allocated += size as u64;
         self.stats.by_kind[kind as usize - Kind::Str as usize] += 1;
-        self.objects.push(Entry {
-            ptr,
-            size: size as u32,
-        });
+        self.objects.push(Entry { ptr, size });
         // SAFETY: the head is written; variable parts are written by the
         // caller before anything reads them (their lengths start at 0 or
         // the caller fills them at once).
@@ -724,14 +763,24 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         method: bool,
         is_init: bool,
     ) -> Result<Gc<Closure<'a>>, Unwind> {
-        let slots = u32::from(method) + decl.params.len() as u32 + declarations(decl.body);
+        let at = self.offset_of(decl.name.name);
+        // The resolver refuses a scope of more than `u32::MAX` variables,
+        // and a function's parameters and body declarations are one scope
+        // (with `this` for a method), so this holds for every program that
+        // runs; a hand-built AST that passes it gets an error.
+        let slots = u32::try_from(decl.params.len())
+            .ok()
+            .and_then(|p| p.checked_add(u32::from(method)))
+            .and_then(|n| n.checked_add(declarations(decl.body)));
+        let Some(slots) = slots else {
+            return self.error(at, "Too many local variables in one scope.");
+        };
         let head = Closure {
             decl,
             env: self.env,
             slots,
             is_init,
         };
-        let at = self.offset_of(decl.name.name);
         self.alloc(Kind::Closure, std::mem::size_of::<Closure<'a>>(), head, at)
     }
 
@@ -775,15 +824,15 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.objects.retain(|e| {
             // SAFETY: every entry is a live object of the heap with its size.
             unsafe {
-                if heap.is_marked(e.ptr, e.size as usize) {
-                    heap.set_mark(e.ptr, e.size as usize, false);
+                if heap.is_marked(e.ptr, e.size) {
+                    heap.set_mark(e.ptr, e.size, false);
                     true
                 } else {
                     freed += 1;
                     freed_bytes += e.size as u64;
                     // Unmarked: unreachable from every root, so nothing
                     // uses it again; it leaves the list here.
-                    heap.free(e.ptr, e.size as usize);
+                    heap.free(e.ptr, e.size);
                     false
                 }
             }
@@ -792,7 +841,8 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.stats.bytes_freed += freed_bytes;
         self.since_gc = 0;
         let live = self.stats.bytes_allocated - self.stats.bytes_freed;
-        self.threshold = MIN_THRESHOLD.max(live as usize * 2);
+        let live = usize::try_from(live).unwrap_or(usize::MAX);
+        self.threshold = MIN_THRESHOLD.max(live.saturating_mul(2));
     }
 
     #[inline]
@@ -1067,6 +1117,13 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
 
     /// The index of global `name`, made on first sight.
     fn global_named(&mut self, name: &'a str) -> u32 {
+        // Cannot truncate: the globals are `clock` and the distinct names
+        // the program declares or uses, each a slice of the source, which
+        // the front end caps at `MAX_SOURCE` (under 4 GiB) bytes; distinct
+        // names need a byte each at least and a separator between them, so
+        // there are fewer than 2^31 (and `u32::MAX`, "not looked up" in
+        // `global_of_use`, is never an index either).
+        #[allow(clippy::cast_possible_truncation)]
         let next = self.globals.len() as u32;
         let i = *self.global_index.entry(name).or_insert(next);
         if i == next {
@@ -1324,8 +1381,10 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 T::GreaterEqual => Value::Bool(a >= b),
                 T::Less => Value::Bool(a < b),
                 T::LessEqual => Value::Bool(a <= b),
-                T::EqualEqual => Value::Bool(equal(l, r)),
-                _ => Value::Bool(!equal(l, r)),
+                // IEEE 754, as `equal` compares numbers: `nan != nan`,
+                // `0 == -0`; every comparison with a NaN is false.
+                T::EqualEqual => Value::Bool(a == b),
+                _ => Value::Bool(a != b),
             });
         }
         match op {
@@ -1340,7 +1399,15 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     }
 
     fn concat(&mut self, l: Value<'a>, r: Value<'a>, at: u32) -> Eval<'a> {
-        let len = l.as_str().map_or(0, str::len) + r.as_str().map_or(0, str::len);
+        let (a, b) = (
+            l.as_str().map_or(0, str::len),
+            r.as_str().map_or(0, str::len),
+        );
+        // Within the limit, which is at most `MAX_STRING_LEN`, the object's
+        // size `StrObj::size(len)` cannot overflow either.
+        let Some(len) = a.checked_add(b).filter(|&n| n <= self.max_string_len) else {
+            return self.error(at, "String too long.");
+        };
         self.stack.push(l);
         self.stack.push(r);
         let s = self.alloc(Kind::Str, StrObj::size(len), StrObj { len }, at);
@@ -1378,8 +1445,12 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 return Ok(());
             }
         }
-        // A new table, twice as big; the old one becomes garbage.
-        let cap = old.map_or(2, |f| f.get().cap * 2);
+        // A new table, twice as big; the old one becomes garbage. (A table
+        // of 2^31 fields would take 64 GiB: the doubling cannot overflow
+        // before memory runs out, but it is checked all the same.)
+        let Some(cap) = old.map_or(Some(2), |f| f.get().cap.checked_mul(2)) else {
+            return self.error(at, "Out of memory.");
+        };
         let table = self.alloc(Kind::Fields, Fields::size(cap), Fields::new(cap), at)?;
         if let Some(f) = old {
             for e in f.entries() {
@@ -1612,6 +1683,108 @@ mod tests {
             assert!(r.gc.objects_freed > 0);
             assert_eq!(r.heap.live_after_teardown, 0);
         }
+    }
+
+    /// A heap that records every call whose size is not the one its
+    /// object was allocated with, and the sizes it frees. It backs only
+    /// the first 64 bytes of an object, enough for any head: its tests
+    /// write no variable parts, so they can make objects of any size.
+    #[derive(Default)]
+    struct SizeCheckingHeap {
+        /// Each live object's size and mark bit, by address.
+        live: std::cell::RefCell<HashMap<usize, (usize, bool)>>,
+        /// The sizes `free` was given, in order.
+        freed: std::cell::RefCell<Vec<usize>>,
+        /// Calls with another size: (allocated, given).
+        wrong_sizes: std::cell::RefCell<Vec<(usize, usize)>>,
+    }
+
+    type Block = [u64; 8];
+
+    impl SizeCheckingHeap {
+        /// The entry of the live object at `ptr`; a `size` other than its
+        /// own is recorded.
+        fn entry(&self, ptr: NonNull<u8>, size: usize) -> std::cell::RefMut<'_, (usize, bool)> {
+            let e = std::cell::RefMut::map(self.live.borrow_mut(), |live| {
+                live.get_mut(&(ptr.as_ptr() as usize))
+                    .expect("a live object of this heap")
+            });
+            if e.0 != size {
+                self.wrong_sizes.borrow_mut().push((e.0, size));
+            }
+            e
+        }
+    }
+
+    impl ObjHeap for SizeCheckingHeap {
+        fn name(&self) -> &'static str {
+            "size-checking"
+        }
+
+        fn alloc(&self, size: usize, _kind: Kind) -> Option<NonNull<u8>> {
+            let block = NonNull::new(Box::into_raw(Box::new(Block::default())))?;
+            self.live
+                .borrow_mut()
+                .insert(block.as_ptr() as usize, (size, false));
+            Some(block.cast())
+        }
+
+        unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
+            drop(self.entry(ptr, size));
+            self.live.borrow_mut().remove(&(ptr.as_ptr() as usize));
+            self.freed.borrow_mut().push(size);
+            // SAFETY: `ptr` is live (`entry` found it), so it came from
+            // `Box::into_raw` of a `Block` in `alloc` and was not freed yet.
+            drop(unsafe { Box::from_raw(ptr.cast::<Block>().as_ptr()) });
+        }
+
+        unsafe fn is_marked(&self, ptr: NonNull<u8>, size: usize) -> bool {
+            self.entry(ptr, size).1
+        }
+
+        unsafe fn set_mark(&self, ptr: NonNull<u8>, size: usize, on: bool) {
+            self.entry(ptr, size).1 = on;
+        }
+
+        fn system_objects(&self) -> SysCounts {
+            SysCounts::default()
+        }
+    }
+
+    #[test]
+    fn objects_over_4_gib_go_back_to_the_heap_with_their_size() {
+        let ast = MorphContext::new();
+        let c = crate::frontend::compile("", &ast, &ast).unwrap();
+        let res = c.resolution.unwrap();
+        let mut out = Vec::new();
+        let opts = Options::default();
+        let heap = SizeCheckingHeap::default();
+        let mut it = Interpreter::new(heap, c.program.uses, &res, "", &opts, &mut out);
+        // The heads of strings of 2^32 + 3 and 2^33 bytes, whose sizes do
+        // not fit in 32 bits; their bytes are never read.
+        let (kept, dropped) = (StrObj::size((1 << 32) + 3), StrObj::size(1 << 33));
+        let Ok(s) = it.alloc(Kind::Str, kept, StrObj { len: (1 << 32) + 3 }, 0) else {
+            panic!("allocated");
+        };
+        it.stack.push(Value::Str(s));
+        if it
+            .alloc(Kind::Str, dropped, StrObj { len: 1 << 33 }, 0)
+            .is_err()
+        {
+            panic!("allocated");
+        }
+        // The first is marked (the collection before the second allocation
+        // found it too) and kept; the second is freed.
+        it.collect();
+        assert_eq!(*it.heap.wrong_sizes.borrow(), []);
+        assert_eq!(*it.heap.freed.borrow(), [dropped]);
+        assert_eq!(it.stats.bytes_freed, dropped as u64);
+        let (gc, _) = it.finish();
+        assert_eq!(*it.heap.wrong_sizes.borrow(), []);
+        assert_eq!(*it.heap.freed.borrow(), [dropped, kept]);
+        assert!(it.heap.live.borrow().is_empty());
+        assert_eq!(gc.bytes_allocated, (kept + dropped) as u64);
+        assert_eq!((gc.collections, gc.live_at_end), (3, 1));
     }
 
     #[test]
