@@ -232,7 +232,7 @@ impl<B: Backend> DynFront for B {
 fn token_stats(backend: &dyn DynFront, tokens: &MorphContext, err: &mut dyn Write) {
     let s = tokens.stats();
     let made: u64 = s.classes.iter().map(|c| c.stats.allocations).sum();
-    let peak: usize = s.classes.iter().map(|c| c.stats.peak_live).sum();
+    let peak: usize = s.classes.iter().map(|c| c.stats.peak_carved).sum();
     let _ = writeln!(
         err,
         "tokens: {made} made, at most {peak} alive at once, {} live now; AST backend: {}",

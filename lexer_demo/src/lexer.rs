@@ -214,7 +214,7 @@ impl Iterator for Lexer<'_> {
 /// } // each token is dropped, and its slot freed, as the loop moves on
 /// assert_eq!(kinds.len(), 4);
 /// let s = ctx.stats();
-/// assert_eq!((s.live_objects, s.classes[1].stats.peak_live), (0, 1));
+/// assert_eq!((s.live_objects, s.classes[1].stats.peak_carved), (0, 1));
 /// ```
 pub struct TokenStream<'src, 'ctx> {
     lexer: Lexer<'src>,
@@ -442,7 +442,7 @@ mod tests {
         drop(prev);
         let s = ctx.stats();
         assert_eq!(s.live_objects, 0);
-        assert_eq!(s.classes[1].stats.peak_live, 2);
+        assert_eq!(s.classes[1].stats.peak_carved, 2);
         assert_eq!(ts.tokens_made(), s.classes[1].stats.allocations);
         assert_eq!(s.pools.slabs, 1);
     }

@@ -80,8 +80,9 @@ pub struct ClassRow {
     pub slabs: usize,
     /// Objects live (after the compile: the AST).
     pub live: usize,
-    /// Most live at once.
-    pub peak_live: usize,
+    /// Most slots carved at once (an upper bound of the most live at once;
+    /// equal to it while the class has one slab).
+    pub peak_carved: usize,
     /// Allocations.
     pub allocations: u64,
     /// Payload bytes of the live objects.
@@ -143,7 +144,7 @@ impl ContextBreakdown {
                     slot_size: c.stats.slot_size,
                     slabs: c.stats.slabs,
                     live: c.stats.live,
-                    peak_live: c.stats.peak_live,
+                    peak_carved: c.stats.peak_carved,
                     allocations: c.stats.allocations,
                     payload_bytes: c.live_payload_bytes,
                     slack_bytes: c.slack_bytes,
@@ -274,7 +275,7 @@ pub fn measure_with(
     report.heap_peak_bytes = window.peak_bytes();
     report.heap_allocations = window.allocations();
     let t = tokens.stats();
-    report.peak_live_tokens = t.classes.iter().map(|c| c.stats.peak_live).sum();
+    report.peak_live_tokens = t.classes.iter().map(|c| c.stats.peak_carved).sum();
     report.diagnostics = diagnostics.len();
     Ok((report, diagnostics))
 }
@@ -412,7 +413,7 @@ pub fn render(r: &MemReport, name: &str) -> String {
             let _ = writeln!(
                 o,
                 "  {:>5} {:>6} {:>10} {:>10} {:>12} {:>12} {:>10}",
-                "class", "slabs", "live", "peak", "allocations", "payload", "slack"
+                "class", "slabs", "live", "carved", "allocations", "payload", "slack"
             );
             for row in &c.classes {
                 let _ = writeln!(
@@ -421,7 +422,7 @@ pub fn render(r: &MemReport, name: &str) -> String {
                     row.slot_size,
                     row.slabs,
                     u(row.live),
-                    u(row.peak_live),
+                    u(row.peak_carved),
                     n(row.allocations),
                     u(row.payload_bytes),
                     u(row.slack_bytes)

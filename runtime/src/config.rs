@@ -7,16 +7,51 @@ use crate::size_class::SizeClasses;
 use crate::slab::{validate_slab, DEFAULT_SLAB_SIZE};
 use crate::MorphContext;
 
-/// Where a context puts its objects.
+/// Where a context puts its objects: the routing its configuration results
+/// in (reported by [`MorphContext::routing`] and the statistics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Routing {
     /// Header + payload of at most 256 bytes to the pool of the smallest class
     /// that fits, larger to the arena.
     PoolsAndArena,
+    /// Small objects to the pools, larger ones to the large-object space.
+    PoolsAndLargeSpace,
     /// Every object to the arena (for comparison; `free` only counts).
     ArenaOnly,
+    /// Every object to the large-object space.
+    LargeSpaceOnly,
 }
+
+/// Where a context puts objects too large for its pools: the one choice
+/// between a compiler's memory and a collector's.
+///
+/// ```
+/// use morph_runtime::{Config, LargeObjects};
+/// assert_eq!(Config::compiler().large(), LargeObjects::Arena);
+/// assert_eq!(Config::runtime().large(), LargeObjects::Freeable);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LargeObjects {
+    /// The bump arena: fast, freed all at once on `reset` (a `free` only
+    /// reclaims the most recent one), as a compiler wants.
+    Arena,
+    /// The large-object space: each object its own block, freed and given
+    /// back on `free`, visited by walks and sweeps, as a collector wants.
+    Freeable,
+}
+
+/// Default empty-slab retention of the `compiler` preset: enough
+/// for a file's worth of slabs to survive a `reset` without system calls.
+pub(crate) const COMPILER_RETAIN: usize = 8 << 20;
+/// Default empty-slab retention of the `runtime` preset: a
+/// collector frees in waves; a few slabs absorb the next wave's growth, the
+/// rest goes back to the system.
+pub(crate) const RUNTIME_RETAIN: usize = 1 << 20;
+/// Slab size of the `runtime` preset (see `benches/README.md` for
+/// the measurement that chose it).
+pub(crate) const RUNTIME_SLAB_SIZE: usize = 64 * 1024;
 
 /// Configuration of a [`MorphContext`](crate::MorphContext), built from a
 /// preset and adjusted with builder methods.
@@ -37,6 +72,10 @@ pub struct Config {
     first_chunk: usize,
     chunk_cap: usize,
     budget: Option<usize>,
+    large: LargeObjects,
+    /// Bytes of empty slabs kept for reuse; beyond, they go back to the
+    /// system.
+    retain: usize,
 }
 
 impl Default for Config {
@@ -60,7 +99,74 @@ impl Config {
             first_chunk: DEFAULT_FIRST_CHUNK,
             chunk_cap: DEFAULT_CHUNK_CAP,
             budget: None,
+            large: LargeObjects::Arena,
+            retain: COMPILER_RETAIN,
         }
+    }
+
+    /// For a language runtime with a collector: the tight size classes (steps
+    /// of 8 bytes, so small objects waste least), large objects freed one by
+    /// one in the large-object space, and empty slabs beyond 1 MiB given back
+    /// to the system.
+    ///
+    /// ```
+    /// # use morph_runtime::{Config, Routing};
+    /// let c = Config::runtime();
+    /// assert_eq!(c.routing(), Routing::PoolsAndLargeSpace);
+    /// assert_eq!(c.retain_bytes(), 1 << 20);
+    /// ```
+    pub fn runtime() -> Config {
+        Config {
+            classes: SizeClasses::tight(),
+            slab_size: RUNTIME_SLAB_SIZE,
+            large: LargeObjects::Freeable,
+            retain: RUNTIME_RETAIN,
+            ..Self::compiler()
+        }
+    }
+
+    /// Where objects too large for the pools go.
+    ///
+    /// ```
+    /// # use morph_runtime::{Config, LargeObjects, Routing};
+    /// let c = Config::compiler().large_objects(LargeObjects::Freeable);
+    /// assert_eq!(c.routing(), Routing::PoolsAndLargeSpace);
+    /// ```
+    pub fn large_objects(mut self, large: LargeObjects) -> Config {
+        self.large = large;
+        self
+    }
+
+    /// Bytes of empty slabs kept for any class to reuse (rounded down to
+    /// whole slabs); beyond, an emptied slab goes back to the system.
+    ///
+    /// ```
+    /// # use morph_runtime::Config;
+    /// assert_eq!(Config::compiler().retain_empty(0).retain_bytes(), 0);
+    /// ```
+    pub fn retain_empty(mut self, bytes: usize) -> Config {
+        self.retain = bytes;
+        self
+    }
+
+    /// The large-object choice.
+    ///
+    /// ```
+    /// # use morph_runtime::{Config, LargeObjects};
+    /// assert_eq!(Config::default().large(), LargeObjects::Arena);
+    /// ```
+    pub fn large(&self) -> LargeObjects {
+        self.large
+    }
+
+    /// The empty-slab retention in bytes.
+    ///
+    /// ```
+    /// # use morph_runtime::Config;
+    /// assert_eq!(Config::compiler().retain_bytes(), 8 << 20);
+    /// ```
+    pub fn retain_bytes(&self) -> usize {
+        self.retain
     }
 
     /// Every object to the arena, headers still written: the baseline that
@@ -161,10 +267,11 @@ impl Config {
     /// assert_eq!(Config::compiler().size_classes(SizeClasses::none()).routing(), Routing::ArenaOnly);
     /// ```
     pub fn routing(&self) -> Routing {
-        if self.classes.is_empty() {
-            Routing::ArenaOnly
-        } else {
-            Routing::PoolsAndArena
+        match (self.classes.is_empty(), self.large) {
+            (false, LargeObjects::Arena) => Routing::PoolsAndArena,
+            (false, LargeObjects::Freeable) => Routing::PoolsAndLargeSpace,
+            (true, LargeObjects::Arena) => Routing::ArenaOnly,
+            (true, LargeObjects::Freeable) => Routing::LargeSpaceOnly,
         }
     }
 

@@ -1,12 +1,15 @@
-//! [`MorphContext`]: a header on every object, and routing to pools or arena.
+//! [`MorphContext`]: a header on every object, and routing to the pools, the
+//! arena or the large-object space.
 
 use crate::arena::{Arena, MAX_ALIGN};
 use crate::boxed::{MorphBox, Rejected};
-use crate::config::{Config, Routing};
+use crate::config::{Config, LargeObjects, Routing};
 use crate::error::{AllocError, ConfigError};
-use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
+use crate::fallible::try_vec_from_fn;
+use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE, MIN_ARENA_SHIFT};
+use crate::large::LargeSpace;
 use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, MAX_SMALL, NO_CLASS};
-use crate::slab::ClassPool;
+use crate::slab::{ClassPool, Miss, SlabCache, SLAB_DATA_OFFSET};
 use crate::stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -69,11 +72,23 @@ struct ArenaCounters {
 /// ```
 pub struct MorphContext {
     /// `lut[ceil(total / GRANULE)]` (`GRANULE` = 8, so 33 entries up to
-    /// 256 bytes): the class for a block of `total` bytes.
+    /// 256 bytes): the class for a block of `total` bytes, or [`NOT_POOLED`]
+    /// (whose pool's slow path sends the request on to the arena or the
+    /// large-object space, so the fast path tests nothing).
     lut: [u8; LUT_LEN],
-    /// Per-class pools; their counters are the only ones the fast paths
-    /// touch. Every context-wide figure is derived from them in `stats`.
-    pools: [ClassPool; MAX_CLASSES],
+    /// `!(slab_size - 1)`: a slot's slab by masking (next to the table, on
+    /// the line every allocation and free reads).
+    slab_mask: usize,
+    /// Per-class pools, and the placeholder at [`NOT_POOLED`]; their
+    /// counters are the only ones the fast paths touch. Every context-wide
+    /// figure is derived from them in `stats`.
+    pools: [ClassPool; MAX_CLASSES + 1],
+    /// Empty slabs any class may take, and the retention limit.
+    slabs: SlabCache,
+    /// Objects over the pool limit, with [`LargeObjects::Freeable`].
+    large: LargeSpace,
+    /// Scratch bits for walks: one per slot of the slab with most slots.
+    walk_bits: Cell<Vec<u64>>,
     arena_counters: ArenaCounters,
     resets: Cell<u64>,
     /// The arena; its budget is shared with the pools.
@@ -85,9 +100,17 @@ pub struct MorphContext {
     leak_report_on_drop: Cell<bool>,
 }
 
-// SAFETY: a MorphContext exclusively owns its slabs and chunks and refers to
-// no thread-local state, so it may be moved to another thread. Its Cells make
-// it !Sync, so it is never used from two threads at once.
+/// The pool index of sizes no class holds: the placeholder pool after the
+/// classes.
+// `MAX_CLASSES < NO_CLASS` (asserted below), so the index fits a byte.
+#[allow(clippy::cast_possible_truncation)]
+const NOT_POOLED: u8 = MAX_CLASSES as u8;
+const _: () = assert!(MAX_CLASSES < NO_CLASS as usize);
+
+// SAFETY: a MorphContext exclusively owns its slabs, chunks and large
+// objects and refers to no thread-local state, so it may be moved to another
+// thread. Its Cells make it !Sync, so it is never used from two threads at
+// once.
 unsafe impl Send for MorphContext {}
 
 impl Default for MorphContext {
@@ -127,10 +150,23 @@ impl MorphContext {
             };
             ClassPool::new(size, slab)
         });
+        let mut lut = *classes.lut();
+        for entry in &mut lut {
+            if *entry == NO_CLASS {
+                *entry = NOT_POOLED;
+            }
+        }
+        let most_slots = (slab - SLAB_DATA_OFFSET) / 16;
+        let walk_bits =
+            try_vec_from_fn(most_slots.div_ceil(64), |_| 0u64).map_err(ConfigError::refused)?;
         let (first, cap) = config.chunk_bytes();
         Ok(MorphContext {
-            lut: *classes.lut(),
+            lut,
+            slab_mask: !(slab - 1),
             pools,
+            slabs: SlabCache::new(slab, config.retain_bytes() / slab),
+            large: LargeSpace::new(),
+            walk_bits: Cell::new(walk_bits),
             arena_counters: ArenaCounters::default(),
             resets: Cell::new(0),
             arena: Arena::build(first, cap, config.budget_limit()),
@@ -188,10 +224,7 @@ impl MorphContext {
             // instructions because it must handle overflow.
             let g = (size + HEADER_SIZE + GRANULE - 1) >> GRANULE.trailing_zeros();
             if g < LUT_LEN {
-                let class = self.lut[g];
-                if class != NO_CLASS {
-                    return self.alloc_in_class(class, size, tag, 3);
-                }
+                return self.alloc_in_class(self.lut[g], size, tag, 3);
             }
         }
         self.alloc_general(layout, tag)
@@ -206,11 +239,17 @@ impl MorphContext {
         tag: TypeTag,
         shift: u32,
     ) -> Result<NonNull<u8>, AllocError> {
-        debug_assert!((class as usize) < MAX_CLASSES && size <= MAX_SMALL);
+        debug_assert!((class as usize) <= MAX_CLASSES && size <= MAX_SMALL);
         // SAFETY: `class` comes from the lookup table or `pool_for`, whose
-        // entries are all below the table length, at most MAX_CLASSES.
+        // entries are all at most NOT_POOLED = MAX_CLASSES, the last pool.
         let pool = unsafe { self.pools.get_unchecked(class as usize) };
-        let slot = pool.alloc_slot(self.arena.budget())?;
+        let slot = match pool.alloc_slot() {
+            Some(slot) => slot,
+            None => match pool.refill(&self.slabs, self.arena.budget()) {
+                Ok(slot) => slot,
+                Err(miss) => return self.alloc_missed(miss, size, tag, shift),
+            },
+        };
         pool.note_request(size);
         // SAFETY: the class was chosen so that `(1 << shift) + size` fits the
         // slot, and the slot is aligned to at least `1 << shift`; the header
@@ -221,8 +260,37 @@ impl MorphContext {
             // checked conversion here would cost the fast path.
             #[allow(clippy::cast_possible_truncation)]
             let size = size as u32;
-            Header::new(size, tag, class, shift).store(payload.sub(HEADER_SIZE).cast());
+            let header = Header::new(size, tag, class, shift);
+            header.store(payload.sub(HEADER_SIZE).cast());
+            if shift > 3 {
+                // An over-aligned object's header is not at its slot's
+                // start: a copy there tells a walk where the payload is
+                // (folded away on the fast path, where `shift` is 3).
+                header.store(slot.as_ptr().cast());
+            }
             Ok(NonNull::new_unchecked(payload))
+        }
+    }
+
+    /// The pool gave no slot: a size no class holds (routed on), or a
+    /// refused slab.
+    #[cold]
+    #[inline(never)]
+    fn alloc_missed(
+        &self,
+        miss: Miss,
+        size: usize,
+        tag: TypeTag,
+        shift: u32,
+    ) -> Result<NonNull<u8>, AllocError> {
+        match miss {
+            Miss::Refused(e) => Err(e),
+            Miss::NotPooled => {
+                let align = 1usize << shift;
+                let layout = Layout::from_size_align(size, align)
+                    .map_err(|_| AllocError::InvalidLayout { size, align })?;
+                self.alloc_large(layout, tag)
+            }
         }
     }
 
@@ -230,19 +298,33 @@ impl MorphContext {
     #[inline(never)]
     fn alloc_general(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
         let (size, align) = (layout.size(), layout.align());
-        // The header holds the size in 32 bits: larger payloads are refused.
-        let Ok(size32) = u32::try_from(size) else {
-            return Err(AllocError::InvalidLayout { size, align });
-        };
-        if align > MAX_ALIGN {
+        // The header holds the size in 32 bits: larger payloads are refused
+        // (the arena and the large-object space check it again).
+        if align > MAX_ALIGN || u32::try_from(size).is_err() {
             return Err(AllocError::InvalidLayout { size, align });
         }
         let shift = shift_for(align);
         let offset = 1usize << shift;
-        let total = size + offset;
         if let Some(class) = self.pool_for(size, offset) {
             return self.alloc_in_class(class, size, tag, shift);
         }
+        self.alloc_large(layout, tag)
+    }
+
+    /// An object over the pool limit: to the arena or the large-object
+    /// space, as configured.
+    fn alloc_large(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+        if self.config.large() == LargeObjects::Freeable {
+            return self.large.alloc(layout, tag, self.arena.budget());
+        }
+        let (size, align) = (layout.size(), layout.align());
+        let Ok(size32) = u32::try_from(size) else {
+            return Err(AllocError::InvalidLayout { size, align });
+        };
+        // At least a 16-byte offset: the 8-byte one marks pool objects alone.
+        let shift = shift_for(align).max(MIN_ARENA_SHIFT);
+        let offset = 1usize << shift;
+        let total = arena_block(offset, size).ok_or(AllocError::InvalidLayout { size, align })?;
         let block = Layout::from_size_align(total, offset)
             .map_err(|_| AllocError::InvalidLayout { size, align })?;
         let start = self.arena.alloc_layout(block)?;
@@ -251,8 +333,9 @@ impl MorphContext {
         c.requested.set(c.requested.get() + size as u64);
         c.live_objects.set(c.live_objects.get() + 1);
         c.live_bytes.set(c.live_bytes.get() + size);
-        // SAFETY: the block holds `offset + size` bytes and is aligned to
-        // `offset >= 8`; the header goes in the 8 bytes before the payload.
+        // SAFETY: the block holds at least `offset + size` bytes and is
+        // aligned to `offset >= 16`; the header goes in the 8 bytes before the
+        // payload.
         unsafe {
             let payload = start.as_ptr().add(offset);
             Header::new(size32, tag, ARENA_CLASS, shift).store(payload.sub(HEADER_SIZE).cast());
@@ -262,21 +345,25 @@ impl MorphContext {
 
     /// The class that serves `size` payload bytes at `offset` (= max(8,
     /// align)) from the block start: the smallest that holds them and whose
-    /// slots are aligned to `offset`; `None` for the arena.
+    /// slots are aligned to `offset`; `None` for the arena or the
+    /// large-object space.
     #[inline]
     fn pool_for(&self, size: usize, offset: usize) -> Option<u8> {
         let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
-            Some(&c) if c != NO_CLASS => (c as usize..self.config.classes().len())
+            Some(&c) if c != NOT_POOLED => (c as usize..self.config.classes().len())
                 .find(|&c| slot_align(self.pools[c].slot_size()) >= offset)
                 .and_then(|c| u8::try_from(c).ok()),
             _ => None,
         }
     }
 
-    /// Frees an object. A pool object's slot goes back on its class's free
-    /// list and is the next one handed out; an arena object's bytes are counted
-    /// as dead, and reclaimed if it was the most recent arena allocation.
+    /// Frees an object. A pool object's slot goes back on its slab's free
+    /// list (the next one handed out, if its slab is the one being allocated
+    /// from; a slab left empty goes to the cache every class shares); a
+    /// large object's block goes back to the system; an arena object's bytes
+    /// are counted as dead, and reclaimed if it was the most recent arena
+    /// allocation.
     ///
     /// # Safety
     /// `ptr` must have been returned by [`alloc_layout`](Self::alloc_layout) or
@@ -314,7 +401,7 @@ impl MorphContext {
         if let Some(class) = header.plain_pool_class() {
             // SAFETY: a plain pool object's payload follows its header at the
             // slot start; the class was written by `alloc_in_class`.
-            unsafe { self.free_pooled(ptr.as_ptr().sub(HEADER_SIZE), class, header) }
+            unsafe { self.free_pooled(ptr.as_ptr().sub(HEADER_SIZE), class) }
         } else {
             // SAFETY: forwarded from the caller.
             unsafe { self.free_other(ptr, header) }
@@ -325,27 +412,35 @@ impl MorphContext {
     /// `slot` is the start of a live slot of class `class` holding the object
     /// whose header is `header`; the caller gives it up.
     #[inline(always)]
-    unsafe fn free_pooled(&self, slot: *mut u8, class: u8, header: Header) {
+    unsafe fn free_pooled(&self, slot: *mut u8, class: u8) {
         // SAFETY: the class index was written by `alloc_in_class` and is below
         // MAX_CLASSES; the caller guarantees the slot.
         unsafe {
             let pool = self.pools.get_unchecked(class as usize);
-            pool.free_slot(NonNull::new_unchecked(slot));
-            pool.note_release(header.size());
+            pool.free_slot(
+                NonNull::new_unchecked(slot),
+                self.slab_mask,
+                &self.slabs,
+                self.arena.budget(),
+            );
         }
     }
 
-    /// Frees an over-aligned or flagged pool object, or an arena object.
+    /// Frees an over-aligned or flagged pool object, a large object, or an
+    /// arena object.
     ///
     /// # Safety
     /// As for [`free`](Self::free), with `header` the object's header.
     #[inline(never)]
     unsafe fn free_other(&self, ptr: NonNull<u8>, header: Header) {
-        if !header.is_arena() {
+        if header.is_large() {
+            // SAFETY: forwarded from the caller: a live large object of ours.
+            unsafe { self.large.free(ptr, header, self.arena.budget()) }
+        } else if !header.is_arena() {
             // SAFETY: the slot starts `payload_offset` bytes before the payload.
             unsafe {
                 let slot = ptr.as_ptr().sub(header.payload_offset());
-                self.free_pooled(slot, header.raw_class(), header);
+                self.free_pooled(slot, header.raw_class());
             }
         } else {
             // SAFETY: forwarded from the caller.
@@ -363,24 +458,28 @@ impl MorphContext {
         c.frees.set(c.frees.get() + 1);
         c.live_objects.set(c.live_objects.get() - 1);
         c.live_bytes.set(c.live_bytes.get() - size);
+        // The size `alloc_large` gave the block (no overflow: it did the same
+        // sum with this size, or a larger one before an in-place shrink).
+        let block = arena_block(offset, size).unwrap_or(offset + size);
         // SAFETY: the block starts `offset` bytes before the payload and is
-        // `offset + size` bytes long; the caller gives it up.
+        // at least `block` bytes long; the caller gives it up.
         let reclaimed = unsafe {
             let start = NonNull::new_unchecked(ptr.as_ptr().sub(offset));
-            self.arena.reclaim_last(start, offset + size)
+            self.arena.reclaim_last(start, block)
         };
         if reclaimed {
             c.reclaimed.set(c.reclaimed.get() + 1);
         } else {
-            c.dead_bytes.set(c.dead_bytes.get() + offset + size);
+            c.dead_bytes.set(c.dead_bytes.get() + block);
         }
     }
 
     /// Resizes an object to `new_size` bytes, keeping its alignment, tag and
     /// the first `min(old, new)` bytes. It stays in place when the new size
     /// belongs in the same class (or, for an arena object, shrinks and still
-    /// belongs in the arena); otherwise it moves, between classes or between
-    /// pool and arena, so every object sits in the class its size calls for.
+    /// belongs in the arena; for a large object, keeps its size); otherwise
+    /// it moves, between classes or between pools and the arena or the
+    /// large-object space, so every object sits where its size calls for.
     /// On error the old object is untouched.
     ///
     /// # Safety
@@ -432,6 +531,9 @@ impl MorphContext {
         let (old, offset) = (header.size(), header.payload_offset());
         let in_place = match header.class() {
             Some(class) => self.pool_for(new_size, offset).map(usize::from) == Some(class),
+            // A large block is freed with the layout its header gives, so
+            // its size cannot change in place.
+            None if header.is_large() => new_size == old,
             None => new_size <= old && self.pool_for(new_size, offset).is_none(),
         };
         // In place only when the new size also fits the header (a pool
@@ -447,10 +549,8 @@ impl MorphContext {
             // SAFETY: the header is ours to update; the object stays in place.
             unsafe { header_ptr.write(h) };
             match header.class() {
-                Some(class) => {
-                    self.pools[class].note_release(old);
-                    self.pools[class].note_request(new_size);
-                }
+                Some(class) => self.pools[class].note_request(new_size),
+                None if header.is_large() => self.large.resized(old, new_size),
                 None => {
                     let c = &self.arena_counters;
                     c.live_bytes.set(c.live_bytes.get() - old + new_size);
@@ -572,9 +672,11 @@ impl MorphContext {
 
     crate::typed::typed_alloc_methods!(MorphContext, "MorphContext::new()");
 
-    /// Frees every object at once. Each pool keeps one slab and the arena its
-    /// largest chunk, so the next round allocates without asking the system.
-    /// Counters restart from zero; peaks are kept.
+    /// Frees every object at once. Every slab goes to the empty-slab cache
+    /// (kept up to the retention limit, the rest given back to the system),
+    /// every large object is freed, and the arena keeps its largest chunk,
+    /// so the next round allocates without asking the system. Counters
+    /// restart from zero; peaks are kept.
     ///
     /// ```
     /// # use morph_runtime::MorphContext;
@@ -582,14 +684,16 @@ impl MorphContext {
     /// for i in 0..1000u64 { ctx.alloc(i).unwrap(); }
     /// ctx.reset();
     /// let s = ctx.stats();
-    /// assert_eq!((s.live_objects, s.classes[0].stats.peak_live), (0, 1000));
-    /// assert_eq!(s.pools.slabs, 1);
+    /// assert_eq!((s.live_objects, s.classes[0].stats.peak_carved), (0, 1000));
+    /// assert_eq!((s.pools.slabs, s.slabs.cached), (0, 1));
     /// ```
     pub fn reset(&mut self) {
         let budget = self.arena.budget();
         for pool in &mut self.pools {
-            pool.reset(budget);
+            pool.reset(&self.slabs, budget);
         }
+        self.large.free_all(budget);
+        self.large.restart_counters();
         self.arena.reset();
         self.arena_counters = ArenaCounters::default();
         #[cfg(feature = "debug-checks")]
@@ -608,9 +712,24 @@ impl MorphContext {
     /// assert_eq!(s.pools.slack_bytes, 16 - 8 - 5);
     /// ```
     pub fn stats(&self) -> ContextStats {
-        let classes: Vec<ClassReport> = self.pools[..self.config.classes().len()]
+        let n = self.config.classes().len();
+        // Live objects and their payload bytes per class, from the headers:
+        // the fast paths keep neither.
+        let mut live = [(0usize, 0usize); MAX_CLASSES];
+        let mut bits = self.walk_bits.take();
+        for (class, (objects, bytes)) in live.iter_mut().enumerate().take(n) {
+            self.pools[class].for_each_live_slot(&mut bits, |slot| {
+                // SAFETY: a live slot of this context holds an object.
+                let (_, header) = unsafe { object_in_slot(slot) };
+                *objects += 1;
+                *bytes += header.size();
+            });
+        }
+        self.walk_bits.set(bits);
+        let classes: Vec<ClassReport> = self.pools[..n]
             .iter()
-            .map(|p| ClassReport::new(p.stats(), p.requested(), p.live_payload()))
+            .zip(live)
+            .map(|(p, (objects, bytes))| ClassReport::new(p.stats(objects), p.requested(), bytes))
             .collect();
         let c = &self.arena_counters;
         let arena_live_objects = c.live_objects.get();
@@ -618,6 +737,7 @@ impl MorphContext {
         let pool_live_objects: usize = classes.iter().map(|r| r.stats.live).sum();
         let pool_live_payload: usize = classes.iter().map(|r| r.live_payload_bytes).sum();
         let live_slot_bytes: usize = classes.iter().map(|r| r.live_slot_bytes).sum();
+        let large = self.large.stats();
         let pools = PoolTotals {
             slabs: classes.iter().map(|r| r.stats.slabs).sum(),
             bytes_reserved: classes.iter().map(|r| r.stats.slabs).sum::<usize>()
@@ -645,26 +765,143 @@ impl MorphContext {
             reclaimed: c.reclaimed.get(),
             chunks: self.arena.stats(),
         };
-        let allocations =
-            classes.iter().map(|r| r.stats.allocations).sum::<u64>() + arena.allocations;
-        let frees = classes.iter().map(|r| r.stats.frees).sum::<u64>() + arena.frees;
+        let allocations = classes.iter().map(|r| r.stats.allocations).sum::<u64>()
+            + arena.allocations
+            + large.allocations;
+        let frees = classes.iter().map(|r| r.stats.frees).sum::<u64>() + arena.frees + large.frees;
+        let live_objects = pool_live_objects + arena_live_objects + large.live_objects;
         ContextStats {
             routing: self.config.routing(),
             allocations,
             frees,
-            live_objects: pool_live_objects + arena_live_objects,
+            live_objects,
             bytes_requested: classes.iter().map(|r| r.bytes_requested).sum::<u64>()
-                + arena.bytes_requested,
-            live_bytes: pool_live_payload + arena_live_bytes,
-            header_bytes: (pool_live_objects + arena_live_objects) * HEADER_SIZE,
+                + arena.bytes_requested
+                + large.bytes_requested,
+            live_bytes: pool_live_payload + arena_live_bytes + large.live_payload_bytes,
+            header_bytes: live_objects * HEADER_SIZE,
             bytes_reserved: self.arena.budget().reserved(),
             peak_bytes_reserved: self.arena.budget().peak(),
             budget: self.arena.budget().limit(),
             resets: self.resets.get(),
             pools,
+            slabs: self.slabs.stats(),
+            large,
             arena,
             classes,
         }
+    }
+
+    /// Calls `f` with every live object in the pools and the large-object
+    /// space: its payload pointer and its header. Objects in the arena are
+    /// not visited (bump memory keeps no object boundaries). Taking `&mut
+    /// self` means nothing can allocate or free while the walk runs; reading
+    /// a payload through the pointer is the caller's `unsafe`.
+    ///
+    /// ```
+    /// use morph_runtime::{Config, MorphContext, TypeTag};
+    /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
+    /// ctx.alloc_tagged(1u64, TypeTag(1)).unwrap();
+    /// ctx.alloc_slice_copy(&[0u8; 500]).unwrap();
+    /// let mut seen = Vec::new();
+    /// ctx.for_each_object(|_, header| seen.push((header.size(), header.is_large())));
+    /// seen.sort();
+    /// assert_eq!(seen, [(8, false), (500, true)]);
+    /// ```
+    pub fn for_each_object(&mut self, mut f: impl FnMut(NonNull<u8>, Header)) {
+        let mut bits = self.walk_bits.take();
+        for pool in &self.pools[..self.config.classes().len()] {
+            pool.for_each_live_slot(&mut bits, |slot| {
+                // SAFETY: a live slot of this context holds an object.
+                let (payload, header) = unsafe { object_in_slot(slot) };
+                f(payload, header);
+            });
+        }
+        self.walk_bits.set(bits);
+        self.large.for_each(|payload| {
+            // SAFETY: a live large object has its header before it.
+            f(payload, unsafe { self.header(payload) });
+        });
+    }
+
+    /// The sweep of a mark-and-sweep collector: frees every object in the
+    /// pools and the large-object space whose [`Header::MARK`] bit is clear
+    /// (calling `on_free` with it first) and clears the bit of the others,
+    /// walking the context's own slabs and large objects, so a collector
+    /// keeps no list of its objects. Slabs it empties go to the shared
+    /// cache, or back to the system past the retention limit. Arena objects
+    /// are neither visited nor freed.
+    ///
+    /// Safe: `&mut self` means no reference into the context is alive; raw
+    /// pointers to objects the sweep frees dangle afterwards, as after
+    /// [`free`](Self::free).
+    ///
+    /// ```
+    /// use morph_runtime::{Config, Header, MorphContext, TypeTag};
+    /// use std::alloc::Layout;
+    /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
+    /// let keep = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(1)).unwrap();
+    /// for _ in 0..100 {
+    ///     ctx.alloc_layout(Layout::new::<[u64; 3]>(), TypeTag(2)).unwrap();
+    /// }
+    /// // SAFETY: `keep` is a live object of `ctx`.
+    /// unsafe { ctx.set_flags(keep, Header::MARK, true) };
+    /// let mut freed_tags = 0;
+    /// let s = ctx.sweep(|_, header| freed_tags += u32::from(header.tag().0));
+    /// assert_eq!((s.kept, s.freed, freed_tags), (1, 100, 200));
+    /// // SAFETY: `keep` survived the sweep, its mark cleared for the next one.
+    /// assert!(!unsafe { ctx.header(keep) }.is_marked());
+    /// assert_eq!(ctx.stats().live_objects, 1);
+    /// ```
+    pub fn sweep(&mut self, mut on_free: impl FnMut(NonNull<u8>, Header)) -> SweepStats {
+        let mut out = SweepStats::default();
+        let mut bits = self.walk_bits.take();
+        let this = &*self;
+        let mut visit = |payload: NonNull<u8>, header: Header| {
+            if header.is_marked() {
+                // SAFETY: a live object of this context.
+                unsafe { this.set_flags(payload, Header::MARK, false) };
+                out.kept += 1;
+            } else {
+                on_free(payload, header);
+                out.freed += 1;
+                out.freed_bytes += header.size();
+                // SAFETY: a live object of this context, given up by the
+                // sweep's contract; the walks allow freeing the object they
+                // hand over (see `for_each_live_slot` and `LargeSpace::for_each`).
+                unsafe { this.free(payload) };
+            }
+        };
+        for pool in &this.pools[..this.config.classes().len()] {
+            pool.for_each_live_slot(&mut bits, |slot| {
+                // SAFETY: a live slot of this context holds an object.
+                let (payload, header) = unsafe { object_in_slot(slot) };
+                visit(payload, header);
+            });
+        }
+        this.large.for_each(|payload| {
+            // SAFETY: a live large object has its header before it.
+            visit(payload, unsafe { this.header(payload) });
+        });
+        this.walk_bits.set(bits);
+        out
+    }
+
+    /// Changes how many bytes of empty slabs the context keeps for reuse;
+    /// what is cached beyond the new limit goes back to the system at once.
+    ///
+    /// ```
+    /// use morph_runtime::{Config, MorphContext};
+    /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
+    /// for i in 0..10_000u64 { ctx.alloc(i).unwrap(); }
+    /// ctx.reset();
+    /// assert!(ctx.stats().slabs.cached > 0);
+    /// ctx.set_retain_empty(0);
+    /// assert_eq!(ctx.stats().slabs.cached, 0);
+    /// ```
+    pub fn set_retain_empty(&mut self, bytes: usize) {
+        self.slabs
+            .set_retain(bytes / self.config.slab_bytes(), self.arena.budget());
     }
 
     /// The statistics as pretty-printed JSON.
@@ -681,8 +918,8 @@ impl MorphContext {
         serde_json::to_string_pretty(&self.stats()).expect("stats serialize without error")
     }
 
-    /// Whether `ptr` points into memory this context holds (a slab or a
-    /// chunk). Walks the slab and chunk lists: for checks, not hot paths.
+    /// Whether `ptr` points into memory this context holds (a slab in use
+    /// or cached, a large object or a chunk). Walks the slab and chunk lists: for checks, not hot paths.
     ///
     /// ```
     /// # use morph_runtime::MorphContext;
@@ -692,7 +929,10 @@ impl MorphContext {
     /// assert!(!ctx.owns(&0u8));
     /// ```
     pub fn owns(&self, ptr: *const u8) -> bool {
-        self.pools.iter().any(|p| p.slot_size() != 0 && p.owns(ptr)) || self.arena.owns(ptr)
+        self.pools.iter().any(|p| p.slot_size() != 0 && p.owns(ptr))
+            || self.slabs.holds_empty(ptr.addr())
+            || self.large.find(ptr.addr()).is_some()
+            || self.arena.owns(ptr)
     }
 
     /// `ptr` rebuilt from the context's own pointer to the slab or chunk
@@ -710,6 +950,7 @@ impl MorphContext {
             .iter()
             .filter(|p| p.slot_size() != 0)
             .find_map(|p| p.find(addr))
+            .or_else(|| self.large.find(addr))
             .or_else(|| self.arena.find(addr))?;
         NonNull::new(base.with_addr(addr))
     }
@@ -899,9 +1140,55 @@ impl Drop for MorphContext {
         }
         let budget = self.arena.budget();
         for pool in &mut self.pools {
-            pool.release_all(budget);
+            pool.release_all(&self.slabs, budget);
         }
+        self.slabs.release_all(budget);
+        self.large.free_all(budget);
         // The arena releases its chunks when it drops.
+    }
+}
+
+/// Bytes of an arena block for `size` payload bytes at `offset`: rounded up
+/// to the 16 bytes every arena block is aligned to, so that freeing the most
+/// recent object gives back exactly what it took (no padding is left below
+/// the next block).
+fn arena_block(offset: usize, size: usize) -> Option<usize> {
+    offset
+        .checked_add(size)?
+        .checked_next_multiple_of(1 << MIN_ARENA_SHIFT)
+}
+
+/// What a [`MorphContext::sweep`] did.
+///
+/// ```
+/// let s = morph_runtime::SweepStats::default();
+/// assert_eq!((s.kept, s.freed, s.freed_bytes), (0, 0, 0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepStats {
+    /// Marked objects, kept (their marks now clear).
+    pub kept: usize,
+    /// Unmarked objects, freed.
+    pub freed: usize,
+    /// Payload bytes of the freed objects.
+    pub freed_bytes: usize,
+}
+
+/// The payload and header of the object in a live pool slot. The slot's
+/// first word is a header whose offset gives the payload (the object's own
+/// header for a plain object, a copy of it for an over-aligned one).
+///
+/// # Safety
+/// `slot` is a live slot of a context, with the provenance of its slab.
+unsafe fn object_in_slot(slot: *mut u8) -> (NonNull<u8>, Header) {
+    // SAFETY: the caller guarantees a live slot: its first word is a header
+    // (see `alloc_in_class`), and the payload lies `payload_offset` bytes on,
+    // its header just before it.
+    unsafe {
+        let offset = slot.cast::<Header>().read().payload_offset();
+        let payload = slot.add(offset);
+        let header = payload.sub(HEADER_SIZE).cast::<Header>().read();
+        (NonNull::new_unchecked(payload), header)
     }
 }
 

@@ -7,7 +7,7 @@
 //! |-------|---------|-----------------------------------------------------------|
 //! | 0..4  | `size`  | payload size in bytes (so payloads are < 4 GiB)           |
 //! | 4..6  | `tag`   | the caller's [`TypeTag`]                                  |
-//! | 6     | `class` | size-class index, or [`ARENA_CLASS`] for arena objects    |
+//! | 6     | `class` | size-class index, [`ARENA_CLASS`] for arena objects, [`LARGE_CLASS`] for the large-object space |
 //! | 7     | `flags` | bits 0..3: [`Header::MARK`] and friends; bits 3..8: log2 of the distance from the block start to the payload |
 //!
 //! The header always sits in the 8 bytes just before the payload, so a payload
@@ -23,6 +23,12 @@ pub const HEADER_SIZE: usize = 8;
 
 /// The `class` value of an object that lives in the arena rather than a pool.
 pub const ARENA_CLASS: u8 = 0xFF;
+
+/// The `class` value of an object in the large-object space.
+pub const LARGE_CLASS: u8 = 0xFE;
+
+// Every pool class index stays below both.
+const _: () = assert!(crate::size_class::MAX_CLASSES < LARGE_CLASS as usize);
 
 /// A caller-chosen tag stored in every object's header.
 ///
@@ -173,7 +179,7 @@ impl Header {
     /// ```
     #[inline]
     pub const fn class(&self) -> Option<usize> {
-        if self.class == ARENA_CLASS {
+        if self.class == ARENA_CLASS || self.class == LARGE_CLASS {
             None
         } else {
             Some(self.class as usize)
@@ -194,6 +200,23 @@ impl Header {
     #[inline]
     pub const fn is_arena(&self) -> bool {
         self.class == ARENA_CLASS
+    }
+
+    /// Whether the object lives in the large-object space (freed one by
+    /// one, see [`LargeObjects`](crate::LargeObjects)).
+    ///
+    /// ```
+    /// # use morph_runtime::{Config, MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::with_config(Config::runtime()).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(1000, 8).unwrap(), TypeTag(6)).unwrap();
+    /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
+    /// let h = unsafe { ctx.header(p) };
+    /// assert!(h.is_large() && !h.is_arena() && h.class().is_none());
+    /// ```
+    #[inline]
+    pub const fn is_large(&self) -> bool {
+        self.class == LARGE_CLASS
     }
 
     /// The flag bits (`MARK`, `FREED`, `USER`).
@@ -249,18 +272,15 @@ impl Header {
     /// its header at the slot start (alignment at most 8) and whose flag bits
     /// are all clear; `None` for anything else.
     ///
-    /// `class` and `flags` are adjacent bytes, so this is one 16-bit load and
-    /// one range check: `key = (flags << 8 | class) - (PLAIN << 8)` is below
-    /// `ARENA_CLASS` exactly when `flags == PLAIN` and `class != ARENA_CLASS`,
-    /// and is then the class itself.
+    /// One byte compare: only pool objects are ever stored with the 8-byte
+    /// offset (arena objects start at least 16 bytes before their payload,
+    /// large objects at least 32, see `MIN_ARENA_SHIFT`), so `flags ==
+    /// PLAIN` alone says "a pool object"; the class byte is then the class.
     #[inline(always)]
     pub(crate) const fn plain_pool_class(&self) -> Option<u8> {
-        const PLAIN: u16 = 3 << FLAG_BITS;
-        let key = u16::from_le_bytes([self.class, self.flags]).wrapping_sub(PLAIN << 8);
-        if key < ARENA_CLASS as u16 {
-            // `key < 0xFF`, so it fits a byte.
-            #[allow(clippy::cast_possible_truncation)]
-            Some(key as u8)
+        const PLAIN: u8 = 3 << FLAG_BITS;
+        if self.flags == PLAIN {
+            Some(self.class)
         } else {
             None
         }
@@ -299,6 +319,11 @@ impl fmt::Debug for Header {
     }
 }
 
+/// The smallest shift an arena object is stored with (a 16-byte offset, at
+/// a cost of 8 bytes an arena object), so that the 8-byte offset marks pool
+/// objects alone and `free` tells them apart with one byte compare.
+pub(crate) const MIN_ARENA_SHIFT: u32 = 4;
+
 /// The shift stored for a request of alignment `align`: log2(max(8, align)).
 #[inline(always)]
 pub(crate) const fn shift_for(align: usize) -> u32 {
@@ -333,7 +358,11 @@ mod tests {
         assert_eq!(Header::new(1, TypeTag(1), 4, 3).plain_pool_class(), Some(4));
         assert_eq!(Header::new(1, TypeTag(1), 0, 3).plain_pool_class(), Some(0));
         assert_eq!(
-            Header::new(1, TypeTag(1), ARENA_CLASS, 3).plain_pool_class(),
+            Header::new(1, TypeTag(1), ARENA_CLASS, MIN_ARENA_SHIFT).plain_pool_class(),
+            None
+        );
+        assert_eq!(
+            Header::new(1, TypeTag(1), LARGE_CLASS, 5).plain_pool_class(),
             None
         );
         assert_eq!(Header::new(1, TypeTag(1), 2, 4).plain_pool_class(), None);

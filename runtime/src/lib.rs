@@ -72,7 +72,9 @@ pub mod ffi;
 mod fixed_pool;
 mod growable_pool;
 mod header;
+mod large;
 mod object_pool;
+mod os;
 mod size_class;
 mod slab;
 mod stats;
@@ -86,8 +88,8 @@ pub use arena_pool::{ArenaPool, ScopedArena};
 pub use atomic_pool::StaticPool;
 pub use atomic_pool::{AtomicFreeList, SharedBox, SharedPool, SharedStats, MAX_SHARED_CAPACITY};
 pub use boxed::{MorphBox, Rejected};
-pub use config::{Config, Routing};
-pub use context::MorphContext;
+pub use config::{Config, LargeObjects, Routing};
+pub use context::{MorphContext, SweepStats};
 #[cfg(feature = "debug-checks")]
 pub use debug::{LeakReport, TagLeaks, Violation, ViolationKind};
 pub use error::{AllocError, ConfigError, RewindError};
@@ -96,11 +98,13 @@ pub use fixed_pool::{
     CACHE_LINE,
 };
 pub use growable_pool::{GrowablePool, MAX_GROWABLE_ALIGN};
-pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE};
+pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE, LARGE_CLASS};
+pub use large::LargeStats;
 pub use object_pool::{ObjectPool, Recycled};
 pub use size_class::{SizeClasses, GRANULE, MAX_CLASSES, MAX_SMALL};
 pub use slab::{
-    ClassStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE, SLAB_DATA_OFFSET,
+    ClassStats, SlabCacheStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE,
+    SLAB_DATA_OFFSET,
 };
 pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
 

@@ -4,7 +4,8 @@
 use crate::arena::ArenaStats;
 use crate::config::Routing;
 use crate::header::HEADER_SIZE;
-use crate::slab::ClassStats;
+use crate::large::LargeStats;
+use crate::slab::{ClassStats, SlabCacheStats};
 use serde::Serialize;
 
 /// One size class in a context's report.
@@ -24,11 +25,13 @@ pub struct ClassReport {
     pub stats: ClassStats,
     /// Payload bytes requested in this class since the last reset.
     pub bytes_requested: u64,
-    /// Payload bytes of the live objects.
+    /// Payload bytes of the live objects (added up from their headers when
+    /// the statistics are taken: the free path keeps no byte count).
     pub live_payload_bytes: usize,
     /// Bytes of the slots the live objects occupy.
     pub live_slot_bytes: usize,
-    /// Most slot bytes in use at once (peak live slots × slot size).
+    /// Most slot bytes carved at once (peak carved slots × slot size; see
+    /// [`ClassStats::peak_carved`]).
     pub peak_slot_bytes: usize,
     /// Bytes of live slots holding neither payload nor header: what the class
     /// rounding (and any alignment padding) costs now.
@@ -47,7 +50,7 @@ impl ClassReport {
             bytes_requested,
             live_payload_bytes,
             live_slot_bytes,
-            peak_slot_bytes: stats.peak_live * stats.slot_size,
+            peak_slot_bytes: stats.peak_carved * stats.slot_size,
             slack_bytes: live_slot_bytes - live_payload_bytes - stats.live * HEADER_SIZE,
         }
     }
@@ -64,9 +67,10 @@ impl ClassReport {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PoolTotals {
-    /// Slabs held.
+    /// Slabs held by the classes (cached empty slabs are in
+    /// [`ContextStats::slabs`]).
     pub slabs: usize,
-    /// Bytes of slabs held.
+    /// Bytes of slabs held by the classes.
     pub bytes_reserved: usize,
     /// Objects alive in pools.
     pub live_objects: usize,
@@ -150,7 +154,8 @@ pub struct ContextStats {
     pub live_bytes: usize,
     /// Bytes of the headers of live objects.
     pub header_bytes: usize,
-    /// Bytes reserved from the system now: slabs and chunks.
+    /// Bytes reserved from the system now: slabs (in use and cached),
+    /// chunks and large blocks.
     pub bytes_reserved: usize,
     /// Most bytes reserved from the system at once.
     pub peak_bytes_reserved: usize,
@@ -160,6 +165,11 @@ pub struct ContextStats {
     pub resets: u64,
     /// The pools, added up.
     pub pools: PoolTotals,
+    /// The slabs: in use, cached empty, taken from and given back to the
+    /// system.
+    pub slabs: SlabCacheStats,
+    /// The large-object space.
+    pub large: LargeStats,
     /// The arena.
     pub arena: ArenaObjects,
     /// Each size class.

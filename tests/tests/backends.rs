@@ -43,7 +43,7 @@ fn live_tokens_stay_bounded_on_the_largest_fixture() {
     assert!(c.tokens_made > 5_000);
     assert_eq!(t.live_objects, 0, "every token was freed");
     assert_eq!(
-        t.classes[1].stats.peak_live, 2,
+        t.classes[1].stats.peak_carved, 2,
         "the current token and the next"
     );
     assert_eq!(t.classes[1].stats.reuses, c.tokens_made - 2);

@@ -33,7 +33,10 @@ fn pass_fixtures_lex_cleanly_with_bounded_live_tokens() {
             s.classes[1].stats.allocations, count,
             "every token went through the pool"
         );
-        assert_eq!(s.classes[1].stats.peak_live, 1, "one token alive at a time");
+        assert_eq!(
+            s.classes[1].stats.peak_carved, 1,
+            "one token alive at a time"
+        );
     }
 }
 

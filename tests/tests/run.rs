@@ -151,7 +151,7 @@ fn freed_slots_are_reused() {
     assert_eq!(gc.objects_allocated, 10_001); // and the loop's scope
     assert!(heap.pool_reuses >= 9_990, "{heap:?}");
     let s = ctx.stats();
-    assert!(s.classes.iter().all(|c| c.stats.peak_live <= 3), "{s:?}");
+    assert!(s.classes.iter().all(|c| c.stats.peak_carved <= 3), "{s:?}");
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn allocation_counts_for_chess() {
             class.stats.frees,
             class.stats.reuses,
             class.stats.live,
-            class.stats.peak_live
+            class.stats.peak_carved
         ));
     }
     report.push_str(&format!(

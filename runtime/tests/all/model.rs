@@ -103,7 +103,7 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
         for c in &s.classes {
             assert_eq!(c.stats.carved, c.stats.live + c.stats.free_slots);
             assert!(c.stats.carved <= c.stats.slots);
-            assert!(c.stats.peak_live >= c.stats.live);
+            assert!(c.stats.peak_carved >= c.stats.live);
             assert_eq!(
                 c.live_slot_bytes,
                 c.live_payload_bytes + c.slack_bytes + c.stats.live * HEADER_SIZE
