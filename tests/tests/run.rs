@@ -73,13 +73,14 @@ fn run_and_check(path: &std::path::Path, gc_stress: bool) -> (lexer_demo::interp
         let ast = MorphContext::new();
         let c = compile(&src, &ast, &ast).unwrap();
         let res = c.resolution.expect("a runnable fixture resolves");
-        let ctx = runtime_context();
+        let mut ctx = runtime_context();
         let opts = Options {
             gc_stress,
             stack_budget: BIG_STACK_BUDGET,
             ..Options::default()
         };
-        let (_, gc, heap) = run_in_context(&ctx, &c.program, &res, &src, &opts, &mut Vec::new());
+        let (_, gc, heap) =
+            run_in_context(&mut ctx, &c.program, &res, &src, &opts, &mut Vec::new());
         let name = path.display();
         assert_eq!(ctx.stats().live_objects, 0, "{name}: live after teardown");
         assert_eq!(heap.live_after_teardown, 0, "{name}");
@@ -138,13 +139,13 @@ fn freed_slots_are_reused() {
     let src = "for (var i = 0; i < 5000; i = i + 1) { var s = \"a\" + \"b\"; }";
     let ast = MorphContext::new();
     let c = compile(src, &ast, &ast).unwrap();
-    let ctx = runtime_context();
+    let mut ctx = runtime_context();
     let opts = Options {
         gc_stress: true,
         ..Options::default()
     };
     let res = c.resolution.unwrap();
-    let (err, gc, heap) = run_in_context(&ctx, &c.program, &res, src, &opts, &mut Vec::new());
+    let (err, gc, heap) = run_in_context(&mut ctx, &c.program, &res, src, &opts, &mut Vec::new());
     assert!(err.is_none());
     // An environment and a string per iteration; each collection frees
     // the previous iteration's, whose slots the next allocations take.

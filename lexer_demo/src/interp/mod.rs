@@ -39,7 +39,7 @@
 mod heap;
 mod value;
 
-pub use heap::{Kind, MorphHeap, ObjHeap, SysCounts, SysHeap, MAX_POOLED};
+pub use heap::{Kind, MorphHeap, ObjHeap, Swept, SysCounts, SysHeap};
 
 use crate::ast::{Expr, Function, Program, Stmt};
 use crate::diagnostics::Diagnostic;
@@ -51,8 +51,8 @@ use std::hash::BuildHasherDefault;
 use std::io::Write;
 use std::ptr::NonNull;
 use value::{
-    equal, format_number, object_size, Bound, Class, Closure, Env, Field, Fields, Gc, Instance,
-    Method, Native, StrObj, Value,
+    equal, format_number, Bound, Class, Closure, Env, Field, Fields, Gc, Instance, Method, Native,
+    StrObj, Value,
 };
 
 /// Calls nest at most this deep; one more is `Stack overflow.`.
@@ -277,8 +277,10 @@ pub struct HeapFigures {
     /// Most bytes the context held from the system at once (morph only).
     pub peak_bytes_reserved: u64,
     /// Objects that went to the system allocator (all of them for `heap`;
-    /// the large ones for morph).
+    /// the large ones for morph, in the context's large-object space).
     pub system_allocations: u64,
+    /// Empty slabs the context gave back to the system (morph only).
+    pub slabs_returned: u64,
     /// Objects still live in the heap after teardown: 0 unless something
     /// leaked.
     pub live_after_teardown: u64,
@@ -333,8 +335,8 @@ pub fn render_stats(
         };
         let _ = writeln!(
             s,
-            "pools: {} of {} allocations reused a freed slot ({pct:.1}%), peak reserved {} bytes; {} large objects to the system heap",
-            heap.pool_reuses, heap.pool_allocations, heap.peak_bytes_reserved, heap.system_allocations
+            "pools: {} of {} allocations reused a freed slot ({pct:.1}%), peak reserved {} bytes, {} empty slabs given back; {} large objects",
+            heap.pool_reuses, heap.pool_allocations, heap.peak_bytes_reserved, heap.slabs_returned, heap.system_allocations
         );
     } else {
         let _ = writeln!(s, "system heap: {} allocations", heap.system_allocations);
@@ -418,29 +420,21 @@ pub fn run_source(source: &str, options: &Options, out: &mut dyn Write) -> RunRe
     }
 }
 
-/// The context `run` puts objects in: the tight size-class table (steps of
-/// 8), since a runtime's objects come in many sizes, all 8-aligned (a
-/// one-variable environment is 40 bytes with its header, an instance 32, a
-/// three-slot environment 72); the default table would round them to 64, 32
-/// and 128, the fine one to 48, 32 and 80.
-///
-/// Slabs are 256 KiB rather than 64: the system allocator serves each
-/// aligned slab with a header in the page before it, so every slab costs a
-/// page of resident memory beyond its own; bigger slabs pay it less often,
-/// and since slabs are carved lazily, the untouched end of a slab costs no
-/// resident memory at all.
+/// The context `run` puts objects in: the runtime's `runtime` preset. Its
+/// tight size-class table (steps of 8) fits a runtime's objects, which come
+/// in many sizes, all 8-aligned (a one-variable environment is 40 bytes
+/// with its header, an instance 32, a three-slot environment 72; the
+/// default table would round them to 64, 32 and 128); objects over the
+/// pool limit go to its large-object space, freed one by one; empty slabs
+/// go back to the system past 1 MiB.
 ///
 /// ```
 /// let ctx = lexer_demo::interp::runtime_context();
-/// assert_eq!(ctx.config().classes().len(), 16);
-/// assert_eq!(ctx.config().slab_bytes(), 256 << 10);
+/// assert_eq!(ctx.config(), &morph_runtime::Config::runtime());
 /// ```
 pub fn runtime_context() -> MorphContext {
-    morph_runtime::Config::compiler()
-        .size_classes(morph_runtime::SizeClasses::tight())
-        .slab_size(256 << 10)
-        .build()
-        .expect("the tight table with 256 KiB slabs is a valid configuration")
+    MorphContext::with_config(morph_runtime::Config::runtime())
+        .expect("the runtime preset is a valid configuration")
 }
 
 /// Runs a resolved program with objects in the chosen backend; returns the
@@ -467,7 +461,9 @@ pub fn run_program(
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, GcStats, HeapFigures) {
     match options.backend {
-        Backend::Morph => run_in_context(&runtime_context(), program, res, source, options, out),
+        Backend::Morph => {
+            run_in_context(&mut runtime_context(), program, res, source, options, out)
+        }
         Backend::Heap => {
             let (err, gc) = interpret(SysHeap::default(), program, res, source, options, out);
             let heap = HeapFigures {
@@ -490,16 +486,16 @@ pub fn run_program(
 /// let src = "var s = \"a\"; for (var i = 0; i < 100; i = i + 1) s = s + \"b\"; print s == s;";
 /// let ast = morph_runtime::MorphContext::new();
 /// let c = compile(src, &ast, &ast).unwrap();
-/// let ctx = runtime_context();
+/// let mut ctx = runtime_context();
 /// let opts = Options { gc_stress: true, ..Options::default() };
 /// let mut out = Vec::new();
-/// let (err, gc, _) = run_in_context(&ctx, &c.program, c.resolution.as_ref().unwrap(), src, &opts, &mut out);
+/// let (err, gc, _) = run_in_context(&mut ctx, &c.program, c.resolution.as_ref().unwrap(), src, &opts, &mut out);
 /// assert!(err.is_none());
 /// assert_eq!(gc.collections, gc.objects_allocated); // one before each allocation
 /// assert_eq!(ctx.stats().live_objects, 0);           // all freed at teardown
 /// ```
 pub fn run_in_context(
-    ctx: &MorphContext,
+    ctx: &mut MorphContext,
     program: &Program<'_>,
     res: &Resolution,
     source: &str,
@@ -514,7 +510,8 @@ pub fn run_in_context(
         pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
         peak_bytes_reserved: s.peak_bytes_reserved as u64,
         system_allocations: gc.1.allocations,
-        live_after_teardown: s.live_objects as u64 + gc.1.live,
+        slabs_returned: s.slabs.returned,
+        live_after_teardown: s.live_objects as u64,
     };
     (err, gc.0, heap)
 }
@@ -558,17 +555,6 @@ enum Property<'a> {
     Method(Gc<Closure<'a>>),
 }
 
-/// One object the collector knows.
-#[derive(Clone, Copy)]
-struct Entry {
-    ptr: NonNull<u8>,
-    /// The size the object was allocated with, which every later call to
-    /// the heap must pass back exactly: the heaps route by it, and a
-    /// string can be longer than 4 GiB, so it is a `usize`, as `alloc`
-    /// takes it. (The entry is 16 bytes either way.)
-    size: usize,
-}
-
 struct Interpreter<'a, 'o, H: ObjHeap> {
     heap: H,
     res: &'a Resolution,
@@ -590,8 +576,8 @@ struct Interpreter<'a, 'o, H: ObjHeap> {
     stack: Vec<Value<'a>>,
     /// The value of the `return` being unwound.
     returned: Value<'a>,
-    /// Every object, for the sweep.
-    objects: Vec<Entry>,
+    /// Objects alive (the heap finds them itself when it sweeps).
+    live_objects: u64,
     gray: Vec<(NonNull<u8>, Kind)>,
     roots: Vec<(NonNull<u8>, Kind)>,
     depth: usize,
@@ -633,7 +619,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
             saved: Vec::new(),
             stack: Vec::with_capacity(256),
             returned: Value::Nil,
-            objects: Vec::new(),
+            live_objects: 0,
             gray: Vec::new(),
             roots: Vec::new(),
             depth: 0,
@@ -669,7 +655,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     /// counts after teardown.
     fn finish(&mut self) -> (GcStats, SysCounts) {
         self.note_peaks();
-        self.stats.live_at_end = self.objects.len() as u64;
+        self.stats.live_at_end = self.live_objects;
         self.teardown();
         (self.stats, self.heap.system_objects())
     }
@@ -679,12 +665,10 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.stack.clear();
         self.saved.clear();
         self.env = None;
-        for e in std::mem::take(&mut self.objects) {
-            // SAFETY: every entry is a live object of this heap with its
-            // size, listed once; the roots were just dropped, so nothing
-            // uses it again.
-            unsafe { self.heap.free(e.ptr, e.size) };
-        }
+        // SAFETY: the roots were just dropped, so nothing uses an object
+        // again.
+        let freed = unsafe { self.heap.free_all() };
+        self.live_objects -= freed.objects.min(self.live_objects);
     }
 
     // ----- errors -------------------------------------------------------
@@ -725,7 +709,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         self.since_gc += size;
         self.stats.bytes_allocated += size as u64;
         self.stats.by_kind[kind as usize - Kind::Str as usize] += 1;
-        self.objects.push(Entry { ptr, size });
+        self.live_objects += 1;
         // SAFETY: the head is written; variable parts are written by the
         // caller before anything reads them (their lengths start at 0 or
         // the caller fills them at once).
@@ -737,8 +721,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
     fn note_peaks(&mut self) {
         let live = self.stats.bytes_allocated - self.stats.bytes_freed;
         self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(live);
-        let objects = self.objects.len() as u64;
-        self.stats.peak_live_objects = self.stats.peak_live_objects.max(objects);
+        self.stats.peak_live_objects = self.stats.peak_live_objects.max(self.live_objects);
         self.stats.objects_allocated = self.stats.by_kind.iter().sum();
     }
 
@@ -818,27 +801,13 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         while let Some((ptr, kind)) = self.gray.pop() {
             self.trace(ptr, kind);
         }
-        // Sweep.
-        let heap = &self.heap;
-        let (mut freed, mut freed_bytes) = (0u64, 0u64);
-        self.objects.retain(|e| {
-            // SAFETY: every entry is a live object of the heap with its size.
-            unsafe {
-                if heap.is_marked(e.ptr, e.size) {
-                    heap.set_mark(e.ptr, e.size, false);
-                    true
-                } else {
-                    freed += 1;
-                    freed_bytes += e.size as u64;
-                    // Unmarked: unreachable from every root, so nothing
-                    // uses it again; it leaves the list here.
-                    heap.free(e.ptr, e.size);
-                    false
-                }
-            }
-        });
-        self.stats.objects_freed += freed;
-        self.stats.bytes_freed += freed_bytes;
+        // Sweep: the heap walks its own objects.
+        // SAFETY: an unmarked object is unreachable from every root, so
+        // nothing uses it again.
+        let swept = unsafe { self.heap.sweep() };
+        self.live_objects -= swept.objects;
+        self.stats.objects_freed += swept.objects;
+        self.stats.bytes_freed += swept.bytes;
         self.since_gc = 0;
         let live = self.stats.bytes_allocated - self.stats.bytes_freed;
         let live = usize::try_from(live).unwrap_or(usize::MAX);
@@ -850,9 +819,8 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         // SAFETY: `ptr` is reachable from a root, so it is a live object of
         // this kind in this heap.
         unsafe {
-            let size = object_size(ptr, kind);
-            if !self.heap.is_marked(ptr, size) {
-                self.heap.set_mark(ptr, size, true);
+            if !self.heap.is_marked(ptr) {
+                self.heap.set_mark(ptr, true);
                 self.gray.push((ptr, kind));
             }
         }
@@ -1685,34 +1653,43 @@ mod tests {
         }
     }
 
-    /// A heap that records every call whose size is not the one its
-    /// object was allocated with, and the sizes it frees. It backs only
-    /// the first 64 bytes of an object, enough for any head: its tests
-    /// write no variable parts, so they can make objects of any size.
+    /// A heap that keeps each object's size as allocated (a `usize`) and
+    /// reports the sizes its sweeps free. It backs only the first 64 bytes
+    /// of an object, enough for any head: its tests write no variable
+    /// parts, so they can make objects of any size.
     #[derive(Default)]
     struct SizeCheckingHeap {
-        /// Each live object's size and mark bit, by address.
-        live: std::cell::RefCell<HashMap<usize, (usize, bool)>>,
-        /// The sizes `free` was given, in order.
+        /// Each live object's block, size and mark bit, by address.
+        live: std::cell::RefCell<HashMap<usize, TestObject>>,
+        /// The sizes freed, in order.
         freed: std::cell::RefCell<Vec<usize>>,
-        /// Calls with another size: (allocated, given).
-        wrong_sizes: std::cell::RefCell<Vec<(usize, usize)>>,
     }
 
     type Block = [u64; 8];
+    type TestObject = (NonNull<Block>, usize, bool);
 
     impl SizeCheckingHeap {
-        /// The entry of the live object at `ptr`; a `size` other than its
-        /// own is recorded.
-        fn entry(&self, ptr: NonNull<u8>, size: usize) -> std::cell::RefMut<'_, (usize, bool)> {
-            let e = std::cell::RefMut::map(self.live.borrow_mut(), |live| {
-                live.get_mut(&(ptr.as_ptr() as usize))
-                    .expect("a live object of this heap")
-            });
-            if e.0 != size {
-                self.wrong_sizes.borrow_mut().push((e.0, size));
+        /// Frees the objects `dead` picks out, in address order.
+        fn release(&self, dead: impl Fn(bool) -> bool) -> Swept {
+            let mut swept = Swept::default();
+            let mut live = self.live.borrow_mut();
+            let mut addrs: Vec<usize> = live.keys().copied().collect();
+            addrs.sort_unstable();
+            for a in addrs {
+                let (block, size, marked) = live[&a];
+                if dead(marked) {
+                    live.remove(&a);
+                    self.freed.borrow_mut().push(size);
+                    swept.objects += 1;
+                    swept.bytes += size as u64;
+                    // SAFETY: a live object of this heap: `alloc` made it
+                    // with `Box::into_raw` of a `Block`.
+                    drop(unsafe { Box::from_raw(block.as_ptr()) });
+                } else if let Some(e) = live.get_mut(&a) {
+                    e.2 = false;
+                }
             }
-            e
+            swept
         }
     }
 
@@ -1725,25 +1702,26 @@ mod tests {
             let block = NonNull::new(Box::into_raw(Box::new(Block::default())))?;
             self.live
                 .borrow_mut()
-                .insert(block.as_ptr() as usize, (size, false));
+                .insert(block.as_ptr().addr(), (block, size, false));
             Some(block.cast())
         }
 
-        unsafe fn free(&self, ptr: NonNull<u8>, size: usize) {
-            drop(self.entry(ptr, size));
-            self.live.borrow_mut().remove(&(ptr.as_ptr() as usize));
-            self.freed.borrow_mut().push(size);
-            // SAFETY: `ptr` is live (`entry` found it), so it came from
-            // `Box::into_raw` of a `Block` in `alloc` and was not freed yet.
-            drop(unsafe { Box::from_raw(ptr.cast::<Block>().as_ptr()) });
+        unsafe fn is_marked(&self, ptr: NonNull<u8>) -> bool {
+            self.live.borrow()[&ptr.as_ptr().addr()].2
         }
 
-        unsafe fn is_marked(&self, ptr: NonNull<u8>, size: usize) -> bool {
-            self.entry(ptr, size).1
+        unsafe fn set_mark(&self, ptr: NonNull<u8>, on: bool) {
+            if let Some(e) = self.live.borrow_mut().get_mut(&ptr.as_ptr().addr()) {
+                e.2 = on;
+            }
         }
 
-        unsafe fn set_mark(&self, ptr: NonNull<u8>, size: usize, on: bool) {
-            self.entry(ptr, size).1 = on;
+        unsafe fn sweep(&mut self) -> Swept {
+            self.release(|marked| !marked)
+        }
+
+        unsafe fn free_all(&mut self) -> Swept {
+            self.release(|_| true)
         }
 
         fn system_objects(&self) -> SysCounts {
@@ -1776,11 +1754,9 @@ mod tests {
         // The first is marked (the collection before the second allocation
         // found it too) and kept; the second is freed.
         it.collect();
-        assert_eq!(*it.heap.wrong_sizes.borrow(), []);
         assert_eq!(*it.heap.freed.borrow(), [dropped]);
         assert_eq!(it.stats.bytes_freed, dropped as u64);
         let (gc, _) = it.finish();
-        assert_eq!(*it.heap.wrong_sizes.borrow(), []);
         assert_eq!(*it.heap.freed.borrow(), [dropped, kept]);
         assert!(it.heap.live.borrow().is_empty());
         assert_eq!(gc.bytes_allocated, (kept + dropped) as u64);
@@ -1790,7 +1766,7 @@ mod tests {
     #[test]
     fn long_strings_go_to_the_large_object_space_and_come_back() {
         let src = "var s = \"0123456789\"; for (var i = 0; i < 5; i = i + 1) s = s + s; print s == s + \"\";";
-        let ctx = runtime_context();
+        let mut ctx = runtime_context();
         let ast = MorphContext::new();
         let c = crate::frontend::compile(src, &ast, &ast).unwrap();
         let res = c.resolution.unwrap();
@@ -1799,7 +1775,7 @@ mod tests {
             ..Options::default()
         };
         let mut out = Vec::new();
-        let (err, gc, heap) = run_in_context(&ctx, &c.program, &res, src, &opts, &mut out);
+        let (err, gc, heap) = run_in_context(&mut ctx, &c.program, &res, src, &opts, &mut out);
         assert!(err.is_none());
         assert_eq!(out, b"true\n");
         // The 320-byte string and its copy are over the pool limit.

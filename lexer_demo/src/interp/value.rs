@@ -402,25 +402,6 @@ pub(crate) struct Bound<'a> {
     pub(crate) method: Gc<Closure<'a>>,
 }
 
-/// The size of the object at `ptr` of kind `kind`, read from its head.
-///
-/// # Safety
-/// `ptr` is a live, initialised object of that kind.
-pub(crate) unsafe fn object_size(ptr: NonNull<u8>, kind: Kind) -> usize {
-    // SAFETY: forwarded from the caller: the object has this kind's layout.
-    unsafe {
-        match kind {
-            Kind::Str => StrObj::size(Gc::<StrObj>::from_raw(ptr).get().len),
-            Kind::Closure => std::mem::size_of::<Closure<'static>>(),
-            Kind::Env => Env::size(Gc::<Env<'static>>::from_raw(ptr).get().cap),
-            Kind::Class => Class::size(Gc::<Class<'static>>::from_raw(ptr).get().len),
-            Kind::Instance => std::mem::size_of::<Instance<'static>>(),
-            Kind::Fields => Fields::size(Gc::<Fields<'static>>::from_raw(ptr).get().cap),
-            Kind::Bound => std::mem::size_of::<Bound<'static>>(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,5 +9,6 @@ mod model;
 mod reuse;
 mod shared;
 mod shared_model;
+mod slabs;
 mod torture;
 mod util;

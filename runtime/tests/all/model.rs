@@ -1,17 +1,25 @@
 //! Property tests: random operation sequences against a simple model.
 
 use crate::util::{check_objects, Obj};
-use morph_runtime::{Arena, Config, MorphContext, SizeClasses, TypeTag, HEADER_SIZE};
+use morph_runtime::{
+    Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag, HEADER_SIZE,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config as PropConfig;
 use std::alloc::Layout;
 
 #[derive(Clone, Debug)]
 enum CtxOp {
-    Alloc { size: usize, align_shift: u32 },
+    Alloc {
+        size: usize,
+        align_shift: u32,
+    },
     Free(usize),
     Realloc(usize, usize),
     Reset,
+    /// Marks the live objects whose bit (index modulo 64) is set, then
+    /// sweeps.
+    Sweep(u64),
 }
 
 /// Largest size the property tests ask for: 8 KiB, or 1 KiB under Miri.
@@ -26,6 +34,7 @@ fn ctx_op() -> impl Strategy<Value = CtxOp> {
         4 => any::<usize>().prop_map(CtxOp::Free),
         2 => (any::<usize>(), 0usize..=MAX_SIZE).prop_map(|(i, s)| CtxOp::Realloc(i, s)),
         1 => Just(CtxOp::Reset),
+        1 => any::<u64>().prop_map(CtxOp::Sweep),
     ]
 }
 
@@ -91,13 +100,31 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
                 ctx.reset();
                 live.clear();
             }
+            CtxOp::Sweep(bits) => sweep(ctx, &mut live, bits),
             _ => {}
         }
         check_objects(&live, HEADER_SIZE);
+        check_walk(ctx, &live);
         let s = ctx.stats();
         assert_eq!(s.live_objects, live.len());
         assert_eq!(s.live_bytes, live.iter().map(|o| o.size).sum::<usize>());
-        assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
+        assert_eq!(
+            s.pools.live_objects + s.arena.live_objects + s.large.live_objects,
+            s.live_objects
+        );
+        assert_eq!(s.slabs.in_use, s.pools.slabs);
+        assert!(s.slabs.cached <= s.slabs.retain);
+        assert_eq!(
+            s.bytes_reserved,
+            (s.slabs.in_use + s.slabs.cached) * s.slabs.slab_size
+                + s.arena.chunks.bytes_reserved
+                + s.large.bytes_reserved,
+            "every reserved byte is a slab, a chunk or a large block"
+        );
+        assert_eq!(
+            s.slabs.from_system - s.slabs.returned,
+            (s.slabs.in_use + s.slabs.cached) as u64
+        );
         assert_eq!(s.allocations - s.frees, (s.live_objects) as u64);
         assert!(s.peak_bytes_reserved >= s.bytes_reserved);
         for c in &s.classes {
@@ -116,8 +143,84 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
     }
 }
 
+/// Marks the objects the bits choose (arena objects are outside sweeps),
+/// sweeps, and checks that exactly the unmarked ones were freed.
+fn sweep(ctx: &mut MorphContext, live: &mut Vec<Obj>, bits: u64) {
+    let mut expected_freed = Vec::new();
+    let mut kept = Vec::new();
+    for (i, o) in live.drain(..).enumerate() {
+        // SAFETY: `o` is a live object of `ctx`.
+        let h = unsafe { ctx.header(o.ptr) };
+        if h.is_arena() || bits & (1 << (i % 64)) != 0 {
+            if !h.is_arena() {
+                // SAFETY: as above.
+                unsafe { ctx.set_flags(o.ptr, Header::MARK, true) };
+            }
+            kept.push(o);
+        } else {
+            expected_freed.push((o.ptr.as_ptr().addr(), o.size, o.tag));
+        }
+    }
+    let mut freed = Vec::new();
+    let s = ctx.sweep(|p, h| freed.push((p.as_ptr().addr(), h.size(), h.tag().0)));
+    freed.sort_unstable();
+    expected_freed.sort_unstable();
+    assert_eq!(
+        freed, expected_freed,
+        "the sweep frees exactly the unmarked"
+    );
+    assert_eq!(s.freed, expected_freed.len());
+    for o in &kept {
+        // SAFETY: kept objects are live.
+        let h = unsafe { ctx.header(o.ptr) };
+        assert!(!h.is_marked(), "marks are cleared");
+    }
+    *live = kept;
+}
+
+/// The walk visits exactly the model's pool and large objects, with their
+/// sizes and tags.
+fn check_walk(ctx: &mut MorphContext, live: &[Obj]) {
+    let mut expected: Vec<(usize, usize, u16)> = live
+        .iter()
+        // SAFETY: every model object is live.
+        .filter(|o| !unsafe { ctx.header(o.ptr) }.is_arena())
+        .map(|o| (o.ptr.as_ptr().addr(), o.size, o.tag))
+        .collect();
+    let mut seen = Vec::new();
+    ctx.for_each_object(|p, h| seen.push((p.as_ptr().addr(), h.size(), h.tag().0)));
+    expected.sort_unstable();
+    seen.sort_unstable();
+    assert_eq!(seen, expected, "the walk sees exactly the live objects");
+}
+
 proptest! {
     #![proptest_config(prop_config())]
+
+    #[test]
+    fn runtime_preset_small_slabs_match_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
+        // Small slabs and a retention of two slabs: slabs empty, move
+        // between classes through the cache, and go back to the system.
+        let mut ctx = Config::runtime()
+            .slab_size(4096)
+            .retain_empty(2 * 4096)
+            .build()
+            .unwrap();
+        run_context(&mut ctx, &ops);
+    }
+
+    #[test]
+    fn freeable_large_objects_with_power_of_two_classes_match_model(
+        ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)
+    ) {
+        let mut ctx = Config::compiler()
+            .large_objects(LargeObjects::Freeable)
+            .slab_size(4096)
+            .retain_empty(0)
+            .build()
+            .unwrap();
+        run_context(&mut ctx, &ops);
+    }
 
     #[test]
     fn context_matches_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
