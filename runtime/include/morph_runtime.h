@@ -149,7 +149,7 @@ void *mp_pool_alloc(struct MpPool *pool);
 
 // Gives an object back. Refuses (and changes nothing) a pointer the pool did
 // not hand out (`MORPH_ERR_FOREIGN`) or one already freed
-// (`MORPH_ERR_NOT_LIVE`).
+// (`MORPH_ERR_NOT_LIVE`) whose slot was not handed out again since.
 //
 // # Safety
 // `pool` is NULL or a live handle; after `MORPH_OK` the object must not be
@@ -242,7 +242,7 @@ void *morph_alloc(struct MorphContext *ctx, size_t size, size_t align, uint16_t 
 
 // Frees an object. Refuses (and changes nothing) a pointer this context did
 // not hand out (`MORPH_ERR_FOREIGN`) or one already freed
-// (`MORPH_ERR_NOT_LIVE`).
+// (`MORPH_ERR_NOT_LIVE`) whose memory was not handed out again since.
 //
 // # Safety
 // `ctx` is NULL or a live handle; after `MORPH_OK` the object is not used.

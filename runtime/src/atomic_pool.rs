@@ -653,7 +653,11 @@ unsafe impl<T: Send, const N: usize> Sync for StaticPool<T, N> {}
 
 #[cfg(not(loom))]
 impl<T, const N: usize> StaticPool<T, N> {
-    /// An empty pool; evaluated at compile time for a `static`.
+    /// An empty pool; evaluated at compile time for a `static`. The pool
+    /// holds its `N` values inline: made as a local (or through `Default`),
+    /// it lives on the stack, and a pool larger than the thread's stack
+    /// overflows it, which aborts the process. Put large pools in a
+    /// `static`, where they take no stack at all.
     ///
     /// ```
     /// let pool: morph_runtime::StaticPool<u64, 4> = morph_runtime::StaticPool::new();

@@ -554,6 +554,11 @@ impl MorphContext {
                 None => {
                     let c = &self.arena_counters;
                     c.live_bytes.set(c.live_bytes.get() - old + new_size);
+                    // The block's tail past the new size is dead from now on
+                    // (a later free accounts for the new size only).
+                    let block = |size| arena_block(offset, size).unwrap_or(offset + size);
+                    c.dead_bytes
+                        .set(c.dead_bytes.get() + block(old) - block(new_size));
                 }
             }
             return Ok(ptr);
@@ -1135,7 +1140,8 @@ impl Drop for MorphContext {
         if self.leak_report_on_drop.get() {
             let report = self.debug.get_mut().leak_report();
             if !report.is_empty() {
-                eprint!("{report}");
+                use std::io::Write as _;
+                let _ = write!(std::io::stderr(), "{report}");
             }
         }
         let budget = self.arena.budget();

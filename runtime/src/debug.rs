@@ -185,16 +185,23 @@ pub(crate) struct DebugState {
 }
 
 impl DebugState {
+    /// Records a new object. A table that cannot grow drops the record
+    /// (the object is then reported as foreign when freed) rather than
+    /// abort: the checks must not be what takes a program down.
     pub(crate) fn on_alloc(&mut self, address: usize, object: LiveObject) {
         self.freed.remove(&address);
-        self.live.insert(address, object);
+        if self.live.try_reserve(1).is_ok() {
+            self.live.insert(address, object);
+        }
     }
 
     /// The object at `address` if it may be freed; otherwise records (and
     /// prints) the violation and returns `None`.
     pub(crate) fn on_free(&mut self, address: usize) -> Option<LiveObject> {
         if let Some(object) = self.live.remove(&address) {
-            self.freed.insert(address, object);
+            if self.freed.try_reserve(1).is_ok() {
+                self.freed.insert(address, object);
+            }
             return Some(object);
         }
         let v = match self.freed.get(&address) {
@@ -236,9 +243,14 @@ impl DebugState {
         });
     }
 
+    /// Prints a violation (ignoring a closed stderr, which would make
+    /// `eprintln!` panic inside `free`) and keeps it, if there is room.
     pub(crate) fn report(&mut self, v: Violation) {
-        eprintln!("{v}");
-        self.violations.push(v);
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{v}");
+        if self.violations.try_reserve(1).is_ok() {
+            self.violations.push(v);
+        }
     }
 
     pub(crate) fn violations(&self) -> Vec<Violation> {

@@ -10,9 +10,12 @@
 //!   came from: give it back with that object's `*_free` (pools, contexts),
 //!   or it is reclaimed by `*_reset` / `*_destroy`.
 //! - Functions returning `int` answer `MORPH_OK` (0) or a negative
-//!   `MORPH_ERR_*` code. Pointers that the object did not hand out, and
-//!   double frees, are detected and refused with an error; nothing is
-//!   corrupted.
+//!   `MORPH_ERR_*` code. Pointers that the object did not hand out are
+//!   refused with an error, and so is a second free of an object, as long
+//!   as its memory has not been handed out again: checks go by address,
+//!   and a freed slot is the next one handed out, so after `free(p)`,
+//!   `q = alloc()` (often `q == p`), a second `free(p)` frees `q`. Give
+//!   each pointer back once.
 //! - No Rust panic crosses the boundary: each call catches one and answers
 //!   `MORPH_ERR_INTERNAL` (or `NULL`).
 //! - Handles are not thread-safe: use each from one thread at a time.
@@ -272,7 +275,7 @@ pub unsafe extern "C" fn mp_pool_alloc(pool: *mut MpPool) -> *mut c_void {
 
 /// Gives an object back. Refuses (and changes nothing) a pointer the pool did
 /// not hand out (`MORPH_ERR_FOREIGN`) or one already freed
-/// (`MORPH_ERR_NOT_LIVE`).
+/// (`MORPH_ERR_NOT_LIVE`) whose slot was not handed out again since.
 ///
 /// # Safety
 /// `pool` is NULL or a live handle; after `MORPH_OK` the object must not be
@@ -597,7 +600,7 @@ fn check_live(h: &MorphContextHandle, ptr: *mut c_void) -> Result<NonNull<u8>, c
 
 /// Frees an object. Refuses (and changes nothing) a pointer this context did
 /// not hand out (`MORPH_ERR_FOREIGN`) or one already freed
-/// (`MORPH_ERR_NOT_LIVE`).
+/// (`MORPH_ERR_NOT_LIVE`) whose memory was not handed out again since.
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle; after `MORPH_OK` the object is not used.

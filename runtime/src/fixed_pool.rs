@@ -93,7 +93,8 @@ impl std::error::Error for FreeError {}
 /// Slots are at least 8 bytes (room for the free-list link) and aligned as
 /// asked. A bit per slot records which are live, so
 /// [`free_checked`](Self::free_checked) can refuse foreign pointers and
-/// double frees.
+/// double frees (by address: once the slot is handed out again, a second
+/// free of the old pointer frees the new object).
 ///
 /// ```
 /// use morph_runtime::RawFixedPool;

@@ -25,7 +25,8 @@
 //!   [`ArenaPool`] (arenas reset and kept for the next scope).
 //! - [`SharedPool`] and [`StaticPool`] (inline, `const fn new`, usable as a
 //!   `static`): lock-free pools any thread may allocate from and free to,
-//!   with ABA ruled out by a generation tag.
+//!   with ABA bounded by a 32-bit generation tag per shard (see
+//!   [`AtomicFreeList`] for the bound).
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //! - Debug checks (feature `debug-checks`): poisoning, double-free,

@@ -233,6 +233,22 @@ fn reset_frees_everything_and_keeps_memory() {
     assert_eq!((s.pools.slabs, s.slabs.reused), (1, 1));
 }
 
+/// Regression: shrinking an arena object in place left the tail of its
+/// block neither live nor dead in the statistics.
+#[test]
+fn shrinking_an_arena_object_counts_its_tail_as_dead() {
+    let ctx = MorphContext::new();
+    let a = alloc(&ctx, 2000, 8);
+    let _b = alloc(&ctx, 2000, 8);
+    // SAFETY: `a` is live; it shrinks in place (still an arena object).
+    let a2 = unsafe { ctx.realloc(a, 1000) }.unwrap();
+    assert_eq!(a2, a);
+    // SAFETY: `a2` is live, freed once.
+    unsafe { ctx.free(a2) };
+    // The whole block: 16 bytes before the payload and 2000 after it.
+    assert_eq!(ctx.stats().arena.dead_bytes, 2016);
+}
+
 #[test]
 fn report_json_has_the_breakdown() {
     let ctx = MorphContext::new();
