@@ -155,6 +155,13 @@ pub trait ObjHeap {
     /// Objects that went to the system rather than to pools: all of them
     /// for [`SysHeap`], the large ones for [`MorphHeap`].
     fn system_objects(&self) -> SysCounts;
+
+    /// Tells the heap that about `bytes` will be allocated before the next
+    /// sweep, so it may keep that much freed memory rather than give it
+    /// back to the system and ask for it again. By default, nothing.
+    fn plan(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
 }
 
 /// Counters of a [`SysHeap`].
@@ -434,6 +441,13 @@ impl ObjHeap for MorphHeap<'_> {
             objects: a.objects + b.objects,
             bytes: a.bytes + b.bytes,
         }
+    }
+
+    /// Sets the context's empty-slab retention to what the next cycle
+    /// will allocate: emptied slabs up to that are kept for it, the rest go
+    /// back to the system.
+    fn plan(&mut self, bytes: usize) {
+        self.ctx.set_retain_empty(bytes);
     }
 
     fn system_objects(&self) -> SysCounts {

@@ -801,7 +801,9 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         while let Some((ptr, kind)) = self.gray.pop() {
             self.trace(ptr, kind);
         }
-        // Sweep: the heap walks its own objects.
+        // Sweep: the heap walks its own objects. Whatever it empties is
+        // kept until the plan below says how much the next cycle needs.
+        self.heap.plan(usize::MAX);
         // SAFETY: an unmarked object is unreachable from every root, so
         // nothing uses it again.
         let swept = unsafe { self.heap.sweep() };
@@ -812,6 +814,12 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
         let live = self.stats.bytes_allocated - self.stats.bytes_freed;
         let live = usize::try_from(live).unwrap_or(usize::MAX);
         self.threshold = MIN_THRESHOLD.max(live.saturating_mul(2));
+        // The next cycle allocates `threshold` bytes of objects (a quarter
+        // more with headers and class rounding) before it collects: keeping
+        // that much of the emptied memory saves giving it back to the
+        // system only to ask for it again; the rest goes back.
+        self.heap
+            .plan(self.threshold.saturating_add(self.threshold / 4));
     }
 
     #[inline]
