@@ -194,6 +194,12 @@ proptest! {
         // 256 natively unless PROPTEST_CASES says otherwise (CI's valgrind
         // run asks for fewer).
         cases: if cfg!(miri) { 8 } else { ProptestConfig::default().cases },
+        // Miri's isolation has no file system for the regression seeds.
+        failure_persistence: if cfg!(miri) {
+            None
+        } else {
+            ProptestConfig::default().failure_persistence
+        },
         ..ProptestConfig::default()
     })]
 
