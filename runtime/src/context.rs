@@ -203,7 +203,7 @@ impl MorphContext {
     /// let p = ctx.alloc_layout(Layout::from_size_align(24, 8).unwrap(), TypeTag(2)).unwrap();
     /// // SAFETY: `p` came from `alloc_layout` of this context.
     /// let h = unsafe { ctx.header(p) };
-    /// assert_eq!((h.size(), h.tag(), h.class()), (24, TypeTag(2), Some(1)));
+    /// assert_eq!((h.size(), h.tag(), h.class()), (24, TypeTag(2), Some(2))); // 32 bytes
     /// ```
     #[inline(always)]
     #[cfg_attr(feature = "debug-checks", track_caller)]

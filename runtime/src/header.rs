@@ -175,7 +175,9 @@ impl Header {
     /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
-    /// assert_eq!(h.class(), Some(2)); // 16 + 20 bytes: the 64-byte class
+    /// // 16 + 20 bytes, 16-aligned: the 48-byte class (the 40-byte one's
+    /// // slots are only 8-aligned)
+    /// assert_eq!(h.class(), Some(4));
     /// ```
     #[inline]
     pub const fn class(&self) -> Option<usize> {

@@ -217,9 +217,10 @@ impl SizeClasses {
     }
 }
 
+/// The tight table: the one that wastes least.
 impl Default for SizeClasses {
     fn default() -> Self {
-        Self::power_of_two()
+        Self::tight()
     }
 }
 

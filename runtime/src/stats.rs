@@ -13,10 +13,10 @@ use serde::Serialize;
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
-/// ctx.alloc([0u8; 12]).unwrap(); // 8 + 12 = 20 bytes: the 32-byte class
+/// ctx.alloc([0u8; 12]).unwrap(); // 8 + 12 = 20 bytes: the 24-byte class
 /// let c = &ctx.stats().classes[1];
-/// assert_eq!((c.stats.slot_size, c.live_payload_bytes, c.slack_bytes), (32, 12, 12));
-/// assert_eq!(c.peak_slot_bytes, 32);
+/// assert_eq!((c.stats.slot_size, c.live_payload_bytes, c.slack_bytes), (24, 12, 4));
+/// assert_eq!(c.peak_slot_bytes, 24);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClassReport {

@@ -52,8 +52,8 @@ fn undone_moves_come_back_in_the_same_slots() {
         .unwrap();
     assert_eq!(
         ctx.stats().classes[class].stats.slot_size,
-        32,
-        "12 + 8 bytes land in 32"
+        24,
+        "12 + 8 bytes land in 24"
     );
     let slabs = ctx.stats().pools.slabs;
     for &p in first.iter().rev() {
