@@ -1,12 +1,19 @@
 //! A context and an arena driven by arbitrary operation sequences (alloc of
-//! any size and alignment, free, realloc, reset, mark, rewind), checked
-//! against a model after every step: contents kept, no overlap, alignment,
-//! statistics consistent, no misuse reported by the debug checks.
+//! any size and alignment, free, realloc, reset, sweep with arbitrary marks,
+//! a change of the empty-slab retention, mark, rewind), checked against a
+//! model after every step: contents kept, no overlap, alignment, the walk
+//! sees exactly the live objects, the sweep frees exactly the unmarked,
+//! statistics and slab accounting consistent, no misuse reported by the
+//! debug checks. Configurations: compiler or runtime preset, large objects
+//! to the arena or the large-object space, fine classes, small slabs, any
+//! retention, a budget.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use morph_runtime::{Arena, Config, MorphContext, SizeClasses, TypeTag, HEADER_SIZE};
+use morph_runtime::{
+    Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag, HEADER_SIZE,
+};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -20,6 +27,10 @@ enum Op {
     Free(u8),
     Realloc(u8, u16),
     Reset,
+    /// Mark the objects whose bit (index modulo 64) is set, then sweep.
+    Sweep(u64),
+    /// A new empty-slab retention, in KiB.
+    Retain(u8),
     ArenaAlloc {
         size: u16,
         align_shift: u8,
@@ -34,6 +45,9 @@ struct Case {
     fine: bool,
     small_slabs: bool,
     arena_only: bool,
+    runtime: bool,
+    freeable: bool,
+    retain_kib: Option<u8>,
     budget_kib: Option<u16>,
     ops: Vec<Op>,
 }
@@ -93,9 +107,17 @@ fn check(objs: &[Obj], gap: usize) {
 fuzz_target!(|case: Case| {
     let mut config = if case.arena_only {
         Config::arena_only()
+    } else if case.runtime {
+        Config::runtime()
     } else {
         Config::compiler()
     };
+    if case.freeable {
+        config = config.large_objects(LargeObjects::Freeable);
+    }
+    if let Some(kib) = case.retain_kib {
+        config = config.retain_empty(kib as usize * 1024);
+    }
     if case.fine {
         config = config.size_classes(SizeClasses::fine());
     }
@@ -151,6 +173,30 @@ fuzz_target!(|case: Case| {
                 ctx.reset();
                 live.clear();
             }
+            Op::Sweep(bits) => {
+                let mut expected = Vec::new();
+                let mut kept = Vec::new();
+                for (i, o) in live.drain(..).enumerate() {
+                    // SAFETY: a live object of `ctx`.
+                    let arena = unsafe { ctx.header(o.ptr) }.is_arena();
+                    if arena || bits & (1 << (i % 64)) != 0 {
+                        if !arena {
+                            // SAFETY: as above.
+                            unsafe { ctx.set_flags(o.ptr, Header::MARK, true) };
+                        }
+                        kept.push(o);
+                    } else {
+                        expected.push(o.ptr.as_ptr() as usize);
+                    }
+                }
+                let mut freed = Vec::new();
+                ctx.sweep(|p, _| freed.push(p.as_ptr() as usize));
+                freed.sort_unstable();
+                expected.sort_unstable();
+                assert_eq!(freed, expected, "the sweep frees exactly the unmarked");
+                live = kept;
+            }
+            Op::Retain(kib) => ctx.set_retain_empty(kib as usize * 1024),
             Op::ArenaAlloc { size, align_shift } => {
                 let layout = layout_of(size, align_shift);
                 if let Ok(ptr) = arena.alloc_layout(layout) {
@@ -176,10 +222,28 @@ fuzz_target!(|case: Case| {
         }
         check(&live, HEADER_SIZE);
         check(&in_arena, 0);
+        let mut walked = Vec::new();
+        ctx.for_each_object(|p, h| walked.push((p.as_ptr() as usize, h.size())));
+        let mut expected: Vec<(usize, usize)> = live
+            .iter()
+            // SAFETY: model objects are live.
+            .filter(|o| !unsafe { ctx.header(o.ptr) }.is_arena())
+            .map(|o| (o.ptr.as_ptr() as usize, o.size))
+            .collect();
+        walked.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(walked, expected, "the walk sees exactly the live objects");
         let s = ctx.stats();
         assert_eq!(s.live_objects, live.len());
         assert_eq!(s.live_bytes, live.iter().map(|o| o.size).sum::<usize>());
         assert_eq!(s.allocations - s.frees, live.len() as u64);
+        assert!(s.slabs.cached <= s.slabs.retain);
+        assert_eq!(
+            s.bytes_reserved,
+            (s.slabs.in_use + s.slabs.cached) * s.slabs.slab_size
+                + s.arena.chunks.bytes_reserved
+                + s.large.bytes_reserved
+        );
         if let Some(limit) = s.budget {
             assert!(s.bytes_reserved <= limit);
         }
