@@ -132,6 +132,9 @@ pub struct ClassStats {
     pub slabs: usize,
     /// Most slabs the class held at once, over the pool's life.
     pub peak_slabs: usize,
+    /// Slabs the class emptied and handed to the cache (or, past the
+    /// retention limit, back to the system), over the pool's life.
+    pub slabs_emptied: u64,
     /// Slots the held slabs can hold.
     pub slots: usize,
     /// Slots carved out of the held slabs (the rest of the current slab has
@@ -376,6 +379,8 @@ pub(crate) struct ClassPool {
     carved_closed: Cell<u64>,
     /// Most slots carved at once.
     peak_carved: Cell<usize>,
+    /// Slabs emptied and given to the cache.
+    emptied: Cell<u64>,
 }
 
 impl ClassPool {
@@ -398,6 +403,7 @@ impl ClassPool {
             peak_slabs: Cell::new(0),
             carved_closed: Cell::new(0),
             peak_carved: Cell::new(0),
+            emptied: Cell::new(0),
         }
     }
 
@@ -549,6 +555,7 @@ impl ClassPool {
             // first, so that it stays exact.
             self.note_carved();
             self.slabs.set(self.slabs.get() - 1);
+            self.emptied.set(self.emptied.get() + 1);
             // SAFETY: none of its slots is live and it is on no list.
             unsafe { cache.give(slab, budget) };
         } else {
@@ -693,6 +700,7 @@ impl ClassPool {
             slot_size: self.slot_size,
             slabs: self.slabs.get(),
             peak_slabs: self.peak_slabs.get(),
+            slabs_emptied: self.emptied.get(),
             slots: if self.slot_size == 0 {
                 0
             } else {

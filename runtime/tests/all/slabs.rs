@@ -73,6 +73,12 @@ fn slabs_beyond_the_retention_limit_are_returned() {
     assert_eq!(s.bytes_reserved, 3 * SLAB);
     assert_eq!(s.peak_bytes_reserved, 10 * SLAB);
     assert_eq!(s.slabs.peak_held, 10);
+    let class = &s.classes[2].stats; // 24 + 8 bytes: the 32-byte class
+    assert_eq!(
+        (class.slot_size, class.slabs, class.peak_slabs),
+        (32, 1, 10)
+    );
+    assert_eq!(class.slabs_emptied, 9);
 }
 
 /// Freeing a scattered part leaves partial slabs, which the class fills
