@@ -16,7 +16,6 @@
 
 use crate::budget::Budget;
 use crate::error::{AllocError, ConfigError, RewindError};
-use serde::Serialize;
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -134,7 +133,8 @@ impl ArenaMark {
 /// assert_eq!(s.chunks, 1);
 /// assert!(s.bytes_used >= 100 && s.bytes_used <= s.bytes_reserved);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ArenaStats {
     /// Chunks held.
     pub chunks: usize,

@@ -40,7 +40,6 @@
 use crate::boxed::Rejected;
 use crate::error::{AllocError, ConfigError};
 use crate::fallible::try_vec_from_fn;
-use serde::Serialize;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -85,7 +84,8 @@ const fn tag_of(head: u64) -> u32 {
 /// let s = pool.stats();
 /// assert_eq!((s.capacity, s.carved, s.allocations, s.frees), (8, 1, 1, 1));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SharedStats {
     /// Slots in the pool.
     pub capacity: usize,

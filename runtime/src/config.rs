@@ -9,8 +9,9 @@ use crate::MorphContext;
 
 /// Where a context puts its objects: the routing its configuration results
 /// in (reported by [`MorphContext::routing`] and the statistics).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum Routing {
     /// Header + payload of at most 256 bytes to the pool of the smallest class
     /// that fits, larger to the arena.
@@ -31,8 +32,9 @@ pub enum Routing {
 /// assert_eq!(Config::compiler().large(), LargeObjects::Arena);
 /// assert_eq!(Config::runtime().large(), LargeObjects::Freeable);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum LargeObjects {
     /// The bump arena: fast, freed all at once on `reset` (a `free` only
     /// reclaims the most recent one), as a compiler wants.

@@ -909,7 +909,7 @@ impl MorphContext {
             .set_retain(bytes / self.config.slab_bytes(), self.arena.budget());
     }
 
-    /// The statistics as pretty-printed JSON.
+    /// The statistics as pretty-printed JSON (feature `serde`).
     ///
     /// ```
     /// # use morph_runtime::MorphContext;
@@ -919,6 +919,7 @@ impl MorphContext {
     /// assert_eq!(v["live_objects"], 1);
     /// assert_eq!(v["routing"], "pools-and-arena");
     /// ```
+    #[cfg(feature = "serde")]
     pub fn report_json(&self) -> String {
         serde_json::to_string_pretty(&self.stats()).expect("stats serialize without error")
     }
@@ -1170,7 +1171,8 @@ fn arena_block(offset: usize, size: usize) -> Option<usize> {
 /// let s = morph_runtime::SweepStats::default();
 /// assert_eq!((s.kept, s.freed, s.freed_bytes), (0, 0, 0));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SweepStats {
     /// Marked objects, kept (their marks now clear).
     pub kept: usize,

@@ -12,7 +12,6 @@
 use crate::boxed::Rejected;
 use crate::error::{AllocError, ConfigError};
 use crate::fallible::try_vec_from_fn;
-use serde::Serialize;
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::fmt;
@@ -36,7 +35,8 @@ pub const CACHE_LINE: usize = 64;
 /// assert_eq!(s.utilisation, 0.25);
 /// # drop(b);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PoolStats {
     /// Slots in the pool.
     pub capacity: usize,

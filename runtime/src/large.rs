@@ -20,7 +20,6 @@
 use crate::budget::Budget;
 use crate::error::AllocError;
 use crate::header::{shift_for, Header, TypeTag, HEADER_SIZE, LARGE_CLASS};
-use serde::Serialize;
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -58,7 +57,8 @@ fn block_align(offset: usize) -> usize {
 /// assert_eq!((s.live_objects, s.live_payload_bytes, s.allocations), (1, 1000, 1));
 /// # let _ = big;
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LargeStats {
     /// Objects allocated since the last reset.
     pub allocations: u64,

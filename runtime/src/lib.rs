@@ -32,6 +32,8 @@
 //! - Debug checks (feature `debug-checks`): poisoning, double-free,
 //!   foreign-pointer and overflow detection, leak reports by type tag with
 //!   allocation sites; nothing of it is compiled when the feature is off.
+//! - Statistics as JSON (feature `serde`): every stats type derives
+//!   `serde::Serialize`, and `MorphContext::report_json` renders them.
 //! - A C ABI (feature `ffi`; header `runtime/include/morph_runtime.h`):
 //!   fixed pools (`mp_pool_*`), arenas (`mp_arena_*`), contexts (`morph_*`).
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
@@ -109,7 +111,8 @@ pub use slab::{
 };
 pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
 
-/// The README's examples are tested as doctests.
-#[cfg(doctest)]
+/// The README's examples are tested as doctests (they print the JSON
+/// report, so with the `serde` feature).
+#[cfg(all(doctest, feature = "serde"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

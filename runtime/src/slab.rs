@@ -43,7 +43,6 @@
 use crate::budget::Budget;
 use crate::error::{AllocError, ConfigError};
 use crate::os;
-use serde::Serialize;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
@@ -124,7 +123,8 @@ pub(crate) struct FreeSlot {
 /// let s = pool.stats();
 /// assert_eq!((s.allocations, s.frees, s.reuses, s.live, s.peak_carved), (2, 1, 1, 1, 1));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassStats {
     /// Slot size in bytes.
     pub slot_size: usize,
@@ -165,7 +165,8 @@ pub struct ClassStats {
 /// let s = ctx.stats().slabs;
 /// assert_eq!((s.in_use, s.cached, s.from_system), (0, 0, 0));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlabCacheStats {
     /// Bytes of one slab.
     pub slab_size: usize,

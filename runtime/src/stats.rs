@@ -6,7 +6,6 @@ use crate::config::Routing;
 use crate::header::HEADER_SIZE;
 use crate::large::LargeStats;
 use crate::slab::{ClassStats, SlabCacheStats};
-use serde::Serialize;
 
 /// One size class in a context's report.
 ///
@@ -18,10 +17,11 @@ use serde::Serialize;
 /// assert_eq!((c.stats.slot_size, c.live_payload_bytes, c.slack_bytes), (24, 12, 4));
 /// assert_eq!(c.peak_slot_bytes, 24);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassReport {
     /// The pool's own counters.
-    #[serde(flatten)]
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub stats: ClassStats,
     /// Payload bytes requested in this class since the last reset.
     pub bytes_requested: u64,
@@ -65,7 +65,8 @@ impl ClassReport {
 /// let p = ctx.stats().pools;
 /// assert_eq!((p.slabs, p.live_objects, p.live_slot_bytes), (1, 1, 16));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PoolTotals {
     /// Slabs held by the classes (cached empty slabs are in
     /// [`ContextStats::slabs`]).
@@ -97,7 +98,8 @@ pub struct PoolTotals {
 /// assert_eq!((a.live_objects, a.live_payload_bytes), (1, 1000));
 /// assert_eq!(a.chunks.chunks, 1);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ArenaObjects {
     /// Objects put in the arena since the last reset.
     pub allocations: u64,
@@ -138,7 +140,8 @@ pub struct ArenaObjects {
 /// assert_eq!(s.live_bytes, 404);
 /// assert_eq!(s.pools.live_objects + s.arena.live_objects, s.live_objects);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ContextStats {
     /// Where objects go.
     pub routing: Routing,

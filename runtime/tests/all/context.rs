@@ -251,6 +251,7 @@ fn shrinking_an_arena_object_counts_its_tail_as_dead() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn report_json_has_the_breakdown() {
     let ctx = MorphContext::new();
     ctx.alloc_str("fun").unwrap();
