@@ -193,7 +193,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         // 256 natively unless PROPTEST_CASES says otherwise (CI's valgrind
         // run asks for fewer).
-        cases: if cfg!(miri) { 8 } else { ProptestConfig::default().cases },
+        cases: if cfg!(miri) { 4 } else { ProptestConfig::default().cases },
         // Miri's isolation has no file system for the regression seeds.
         failure_persistence: if cfg!(miri) {
             None
@@ -204,7 +204,7 @@ proptest! {
     })]
 
     #[test]
-    fn arena_marks_through_the_c_abi(ops in proptest::collection::vec(op(), 1..scaled(200, 40))) {
+    fn arena_marks_through_the_c_abi(ops in proptest::collection::vec(op(), 1..scaled(200, 24))) {
         run(&ops);
     }
 }
