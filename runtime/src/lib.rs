@@ -7,8 +7,8 @@
 //! `alloc_str`, …) is ever dropped**: they refuse types that need `Drop` at
 //! compile time. [`MorphBox`] is the owner that does run `Drop`.
 //!
-//! - [`SlabPool`]: size-class slab pools. O(1) alloc and free; a freed slot is
-//!   the next one handed out; slabs are aligned to their size so a pointer
+//! - [`SlabPool`]: size-class slab pools. O(1) alloc and free; a freed slot of
+//!   the slab being allocated from is the next one handed out; slabs are aligned to their size so a pointer
 //!   finds its slab by masking; fresh slabs are carved lazily.
 //! - [`Arena`]: a chunked growing bump arena. Downward bumping on an inlined
 //!   fast path; chunks double up to a cap; oversized requests get their own

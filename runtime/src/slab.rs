@@ -717,8 +717,11 @@ impl ClassPool {
         }
     }
 
-    /// Every slab of the class (current first), for walks that do not
-    /// change the lists.
+    /// Every slab of the class: the current one, then the partial, then the
+    /// full ones. `f` may free slots of the slab it is given (a sweep does):
+    /// that slab then moves to a list already walked (full to partial) or
+    /// leaves for the cache, and nothing else changes, so each slab is
+    /// visited once.
     fn for_each_slab(&self, mut f: impl FnMut(*mut SlabHeader)) {
         let cur = self.current.get();
         if !cur.is_null() {
@@ -728,7 +731,7 @@ impl ClassPool {
             let mut s = list.get();
             while !s.is_null() {
                 // SAFETY: slabs on our lists are live; the link is read
-                // before `f` runs, and `f` does not change the lists.
+                // before `f` runs, and `f` moves no slab but `s`.
                 let next = unsafe { (*s).next };
                 f(s);
                 s = next;
