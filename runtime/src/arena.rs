@@ -95,9 +95,19 @@ pub struct ArenaMark {
 }
 
 impl ArenaMark {
-    /// The mark as plain words, for the C ABI.
-    #[cfg(feature = "ffi")]
-    pub(crate) fn to_words(self) -> [u64; 5] {
+    /// The mark as plain words, to carry it where a Rust value cannot go
+    /// (a C caller, a serialised checkpoint). Word 0 is the arena's identity.
+    ///
+    /// ```
+    /// use morph_runtime::{Arena, ArenaMark};
+    /// let mut arena = Arena::new();
+    /// let mark = arena.mark();
+    /// arena.alloc([0u8; 64]).unwrap();
+    /// let words = mark.to_words();
+    /// assert_eq!(arena.rewind(ArenaMark::from_words(words)), Ok(()));
+    /// assert_eq!(arena.stats().bytes_used, 0);
+    /// ```
+    pub fn to_words(self) -> [u64; 5] {
         [
             self.arena,
             self.epoch,
@@ -111,8 +121,18 @@ impl ArenaMark {
     /// field against the arena's own state and refuses a mark that does not
     /// describe a live position of its arena. An address that does not fit
     /// a `usize` becomes one no chunk holds.
-    #[cfg(feature = "ffi")]
-    pub(crate) fn from_words(w: [u64; 5]) -> ArenaMark {
+    ///
+    /// ```
+    /// use morph_runtime::{Arena, ArenaMark, RewindError};
+    /// let mut arena = Arena::new();
+    /// arena.alloc(1u64).unwrap();
+    /// let mut words = arena.mark().to_words();
+    /// words[4] ^= 8; // an altered address is refused, nothing changes
+    /// assert!(arena.rewind(ArenaMark::from_words(words)).is_err());
+    /// words[0] ^= 1; // so is another arena's identity
+    /// assert_eq!(arena.rewind(ArenaMark::from_words(words)), Err(RewindError::ForeignMark));
+    /// ```
+    pub fn from_words(w: [u64; 5]) -> ArenaMark {
         ArenaMark {
             arena: w[0],
             epoch: w[1],
@@ -743,12 +763,6 @@ impl Arena {
 
     /// The budget this arena charges; a context's pools charge it too, so one
     /// limit covers slabs and chunks.
-    /// The arena's identity, which its marks carry.
-    #[cfg(feature = "ffi")]
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
     pub(crate) fn budget(&self) -> &Budget {
         &self.budget
     }

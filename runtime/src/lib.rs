@@ -70,8 +70,6 @@ mod context;
 pub mod debug;
 mod error;
 mod fallible;
-#[cfg(feature = "ffi")]
-pub mod ffi;
 mod fixed_pool;
 mod growable_pool;
 mod header;

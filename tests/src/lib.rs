@@ -54,20 +54,3 @@ pub fn cli(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
 pub fn path_str(p: &Path) -> String {
     p.to_str().expect("UTF-8 path").to_string()
 }
-
-extern "C" {
-    /// The C test suite (tests/c/suite.c, built by build.rs): returns the
-    /// number of failed checks.
-    fn morph_c_suite() -> std::ffi::c_int;
-}
-
-/// Runs the C test suite of the C ABI; the number of failed checks (each is
-/// printed on stderr).
-///
-/// ```
-/// assert_eq!(morph_tests::run_c_suite(), 0);
-/// ```
-pub fn run_c_suite() -> i32 {
-    // SAFETY: the suite only calls the C ABI, which accepts any input.
-    unsafe { morph_c_suite() }
-}

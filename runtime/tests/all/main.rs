@@ -3,7 +3,6 @@
 mod collections;
 mod context;
 mod debug;
-mod ffi_model;
 mod fragmentation;
 mod model;
 mod reuse;

@@ -1,7 +1,7 @@
-/* A C program using morph-runtime's pools, arena and context.
- *   cargo build --release -p morph-runtime --features ffi
- *   cc -std=c99 -Iruntime/include runtime/examples/c/example.c \
- *      target/release/libmorph_runtime.a -lpthread -ldl -lm -o example
+/* A C program using morph's pools, arena and context.
+ *   cargo build --release -p morph-capi
+ *   cc -std=c99 -Iruntime/capi/include runtime/capi/examples/c/example.c \
+ *      target/release/libmorph_capi.a -lpthread -ldl -lm -o example
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
- * The C test suite of morph-runtime's C ABI. Built by tests/build.rs with the
- * cc crate, linked into the `c_abi` test binary and run by tests/c_abi.rs;
- * .ci/run also runs that binary under valgrind --error-exitcode=1.
+ * The C test suite of morph's C ABI (crate morph-capi). Built by build.rs with
+ * the cc crate, linked into the `c_suite` test binary and run by
+ * tests/c_suite.rs; .ci/run also runs that binary under valgrind.
  *
  * morph_c_suite() runs every test and returns the number of failed checks.
  */
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../runtime/include/morph_runtime.h"
+#include "../include/morph_runtime.h"
 
 static int failures = 0;
 

@@ -1,5 +1,8 @@
-//! The C ABI (cargo feature `ffi`). The header is
-//! `runtime/include/morph_runtime.h`, generated with cbindgen and checked in.
+//! # morph-capi
+//!
+//! The C ABI of `morph-runtime`, built as a static and a shared library
+//! (`libmorph_capi.a`, `libmorph_capi.so`). The header is
+//! `include/morph_runtime.h`, generated with cbindgen and checked in.
 //!
 //! Conventions:
 //! - Handles are opaque pointers. `*_create` returns a handle the caller owns
@@ -21,10 +24,10 @@
 //! - Handles are not thread-safe: use each from one thread at a time.
 //!
 //! Every function in use (the same calls a C program makes; the C test
-//! suite in `tests/c/suite.c` covers each case):
+//! suite in `suite/suite.c` covers each case):
 //!
 //! ```
-//! use morph_runtime::ffi::*;
+//! use morph_capi::*;
 //! use std::ptr::null_mut;
 //! // SAFETY: every handle is used while alive and destroyed once; every
 //! // pointer given back came from the object it is given back to.
@@ -69,13 +72,11 @@
 //! }
 //! ```
 
-use crate::arena::{Arena, ArenaMark};
-use crate::config::Config;
-use crate::context::MorphContext;
-use crate::error::RewindError;
-use crate::fixed_pool::{FreeError, RawFixedPool};
-use crate::header::TypeTag;
-use crate::size_class::SizeClasses;
+use morph_runtime::{
+    Arena, ArenaMark, Config, FreeError, MorphContext, RawFixedPool, RewindError, SizeClasses,
+    TypeTag, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN,
+};
+use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
@@ -121,6 +122,9 @@ pub struct MpArena {
     /// per arena), so that words the arena did not write are refused
     /// before any field is acted on.
     key: RandomState,
+    /// The arena's identity, as word 0 of its own marks carries it; a
+    /// sealed mark gets it back before the arena reads the mark.
+    id: u64,
 }
 
 impl MpArena {
@@ -209,7 +213,18 @@ pub struct MorphStats {
 /// A new handle owning `value`, or NULL when the system refuses the memory
 /// (never an abort).
 fn handle<T>(value: T) -> *mut T {
-    crate::fallible::try_into_raw(value).map_or(ptr::null_mut(), NonNull::as_ptr)
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        // A zero-sized `Box` allocates nothing, so it cannot fail.
+        return Box::into_raw(Box::new(value));
+    }
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+    if !p.is_null() {
+        // SAFETY: fresh memory sized and aligned for `T`.
+        unsafe { p.write(value) };
+    }
+    p
 }
 
 /// Drops a handle made by [`handle`]; NULL does nothing.
@@ -218,8 +233,10 @@ fn handle<T>(value: T) -> *mut T {
 /// `h` is NULL or came from [`handle`], and is not used afterwards.
 unsafe fn drop_handle<T>(h: *mut T) {
     if let Some(h) = NonNull::new(h) {
-        // SAFETY: forwarded from the caller.
-        unsafe { crate::fallible::free_raw(h) }
+        // SAFETY: `handle` allocated `h` with the global allocator and
+        // `Layout::new::<T>()` (or through `Box` for a zero-sized `T`), which
+        // is exactly what a `Box<T>` owns; the caller gives it up.
+        drop(unsafe { Box::from_raw(h.as_ptr()) });
     }
 }
 
@@ -229,7 +246,7 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 }
 
 fn valid_align(align: usize) -> bool {
-    align.is_power_of_two() && align <= crate::arena::MAX_ALIGN
+    align.is_power_of_two() && align <= MAX_ALIGN
 }
 
 /* ========================================================================
@@ -373,13 +390,14 @@ pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
             return ptr::null_mut();
         }
         let first = if initial_size == 0 {
-            crate::arena::DEFAULT_FIRST_CHUNK
+            DEFAULT_FIRST_CHUNK
         } else {
             initial_size.next_power_of_two().max(256)
         };
-        let cap = first.max(crate::arena::DEFAULT_CHUNK_CAP);
+        let cap = first.max(DEFAULT_CHUNK_CAP);
         match Arena::with_chunk_sizes(first, cap) {
             Ok(arena) => handle(MpArena {
+                id: arena.mark().to_words()[0],
                 arena,
                 key: RandomState::new(),
             }),
@@ -474,7 +492,7 @@ pub unsafe extern "C" fn mp_arena_rewind(arena: *mut MpArena, mark: *const MpAre
         if words[0] != arena.seal(&words) {
             return MORPH_ERR_BAD_MARK;
         }
-        words[0] = arena.arena.id();
+        words[0] = arena.id;
         match arena.arena.rewind(ArenaMark::from_words(words)) {
             Ok(()) => MORPH_OK,
             Err(RewindError::ForeignMark | RewindError::StaleMark) => MORPH_ERR_BAD_MARK,

@@ -1,4 +1,4 @@
-//! Runs the C test suite (tests/c/suite.c) against the C ABI: lifecycle,
+//! Runs the C test suite (suite.c) against the C ABI: lifecycle,
 //! allocation, capacity, reset, reuse, large objects, alignment, out of
 //! memory, statistics, NULL handles and misuse. .ci/run also runs this binary
 //! under `valgrind --error-exitcode=1`.
@@ -6,8 +6,8 @@
 #[test]
 fn c_suite_passes() {
     assert_eq!(
-        morph_tests::run_c_suite(),
+        morph_capi_suite::run(),
         0,
-        "failed checks in tests/c/suite.c (printed above)"
+        "failed checks in suite.c (printed above)"
     );
 }

@@ -5,10 +5,8 @@
 //! step, so a rewind that frees too much (or a chunk freed while still in
 //! use) shows as an overlap or a broken pattern; .ci/run also runs these
 //! cases under valgrind, which sees any access to freed memory.
-#![cfg(feature = "ffi")]
 
-use crate::util::scaled;
-use morph_runtime::ffi::*;
+use morph_capi::*;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -204,7 +202,7 @@ proptest! {
     })]
 
     #[test]
-    fn arena_marks_through_the_c_abi(ops in proptest::collection::vec(op(), 1..scaled(200, 24))) {
+    fn arena_marks_through_the_c_abi(ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 200 })) {
         run(&ops);
     }
 }

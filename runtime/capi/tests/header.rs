@@ -1,5 +1,5 @@
 //! The checked-in C header matches what cbindgen generates from the code.
-#![cfg(all(feature = "ffi", not(miri)))]
+#![cfg(not(miri))]
 
 use std::path::Path;
 
@@ -22,6 +22,6 @@ fn header_is_up_to_date() {
     assert!(
         checked_in == generated,
         "include/morph_runtime.h is out of date: run \
-         `UPDATE_HEADER=1 cargo test -p morph-runtime --features ffi --test header`"
+         `UPDATE_HEADER=1 cargo test -p morph-capi --test header`"
     );
 }
