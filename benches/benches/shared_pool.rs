@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use morph_benches::MutexPool;
-use morph_runtime::SharedPool;
+use morph_runtime::pool::SharedPool;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -11,9 +11,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use morph_runtime::{
-    Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag, HEADER_SIZE,
-};
+use morph_runtime::{Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -220,7 +218,7 @@ fuzz_target!(|case: Case| {
             }
             _ => {}
         }
-        check(&live, HEADER_SIZE);
+        check(&live, Header::SIZE);
         check(&in_arena, 0);
         let mut walked = Vec::new();
         ctx.for_each_object(|p, h| walked.push((p.as_ptr() as usize, h.size())));

@@ -19,7 +19,7 @@ use crate::backend::{Backend, HeapBackend};
 use crate::counting;
 use crate::diagnostics::Diagnostic;
 use crate::frontend::{compile, token_context};
-use morph_runtime::{Config, ContextStats, MorphContext, SizeClasses};
+use morph_runtime::{stats::ContextStats, Config, MorphContext, SizeClasses};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -206,7 +206,12 @@ pub fn measure(
     backend: MemBackend,
     fine: bool,
 ) -> Result<(MemReport, Vec<Diagnostic>), String> {
-    measure_with(source, backend, fine, morph_runtime::DEFAULT_SLAB_SIZE)
+    measure_with(
+        source,
+        backend,
+        fine,
+        morph_runtime::SlabPool::DEFAULT_SLAB_SIZE,
+    )
 }
 
 /// As [`measure`], with the morph backends' slabs of `slab_size` bytes.

@@ -28,7 +28,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 /// Type tag of objects made through the `Allocator` interface.
-pub const COLLECTION_TAG: TypeTag = TypeTag(0xFFFF);
+pub(crate) const COLLECTION_TAG: TypeTag = TypeTag::COLLECTION;
 
 /// A `Vec` whose buffer lives in a context.
 ///

@@ -22,11 +22,11 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the first chunk: 4 KiB.
-pub const DEFAULT_FIRST_CHUNK: usize = 4 * 1024;
+pub(crate) const DEFAULT_FIRST_CHUNK: usize = 4 * 1024;
 /// Largest chunk made by doubling: 2 MiB.
-pub const DEFAULT_CHUNK_CAP: usize = 2 * 1024 * 1024;
+pub(crate) const DEFAULT_CHUNK_CAP: usize = 2 * 1024 * 1024;
 /// Largest alignment any allocation may ask for (512 MiB).
-pub const MAX_ALIGN: usize = 1 << 29;
+pub(crate) const MAX_ALIGN: usize = 1 << 29;
 
 /// Alignment of every chunk allocation.
 const CHUNK_ALIGN: usize = 16;
@@ -242,6 +242,34 @@ impl Default for Arena {
 }
 
 impl Arena {
+    /// Size of the first chunk unless configured: 4 KiB.
+    ///
+    /// ```
+    /// use morph_runtime::Arena;
+    /// let a = Arena::new();
+    /// a.alloc(1u8).unwrap();
+    /// assert_eq!(a.stats().bytes_reserved, Arena::DEFAULT_FIRST_CHUNK);
+    /// ```
+    pub const DEFAULT_FIRST_CHUNK: usize = DEFAULT_FIRST_CHUNK;
+
+    /// Largest chunk made by doubling unless configured: 2 MiB.
+    ///
+    /// ```
+    /// assert_eq!(morph_runtime::Arena::DEFAULT_CHUNK_CAP, 2 << 20);
+    /// ```
+    pub const DEFAULT_CHUNK_CAP: usize = DEFAULT_CHUNK_CAP;
+
+    /// Largest alignment any allocation may ask for (512 MiB).
+    ///
+    /// ```
+    /// use morph_runtime::Arena;
+    /// use std::alloc::Layout;
+    /// let a = Arena::new();
+    /// let too_much = Layout::from_size_align(8, Arena::MAX_ALIGN * 2).unwrap();
+    /// assert!(a.alloc_layout(too_much).is_err());
+    /// ```
+    pub const MAX_ALIGN: usize = MAX_ALIGN;
+
     /// An empty arena; the first chunk (4 KiB) is made on first use.
     ///
     /// ```

@@ -1097,7 +1097,7 @@ impl MorphContext {
     /// Every misuse detected so far (each was also printed on stderr).
     ///
     /// ```
-    /// use morph_runtime::{MorphContext, ViolationKind};
+    /// use morph_runtime::{debug::ViolationKind, MorphContext};
     /// let ctx = MorphContext::new();
     /// let mut x = 0u64;
     /// // SAFETY: a foreign pointer is refused before anything is touched.
@@ -1168,7 +1168,7 @@ fn arena_block(offset: usize, size: usize) -> Option<usize> {
 /// What a [`MorphContext::sweep`] did.
 ///
 /// ```
-/// let s = morph_runtime::SweepStats::default();
+/// let s = morph_runtime::stats::SweepStats::default();
 /// assert_eq!((s.kept, s.freed, s.freed_bytes), (0, 0, 0));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

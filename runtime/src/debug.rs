@@ -61,7 +61,7 @@ pub enum ViolationKind {
 ///
 /// ```
 /// # #[cfg(feature = "debug-checks")] {
-/// use morph_runtime::{MorphContext, TypeTag, ViolationKind};
+/// use morph_runtime::{debug::ViolationKind, MorphContext, TypeTag};
 /// use std::alloc::Layout;
 /// let ctx = MorphContext::new();
 /// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(4)).unwrap();
@@ -141,7 +141,7 @@ impl LeakReport {
     /// Live objects in all.
     ///
     /// ```
-    /// let report = morph_runtime::LeakReport::default();
+    /// let report = morph_runtime::debug::LeakReport::default();
     /// assert_eq!(report.live_objects(), 0);
     /// ```
     pub fn live_objects(&self) -> usize {
@@ -151,7 +151,7 @@ impl LeakReport {
     /// Whether nothing is live.
     ///
     /// ```
-    /// assert!(morph_runtime::LeakReport::default().is_empty());
+    /// assert!(morph_runtime::debug::LeakReport::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.by_tag.is_empty()

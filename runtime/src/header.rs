@@ -19,13 +19,13 @@
 use std::fmt;
 
 /// Size of the object header in bytes.
-pub const HEADER_SIZE: usize = 8;
+pub(crate) const HEADER_SIZE: usize = 8;
 
 /// The `class` value of an object that lives in the arena rather than a pool.
-pub const ARENA_CLASS: u8 = 0xFF;
+pub(crate) const ARENA_CLASS: u8 = 0xFF;
 
 /// The `class` value of an object in the large-object space.
-pub const LARGE_CLASS: u8 = 0xFE;
+pub(crate) const LARGE_CLASS: u8 = 0xFE;
 
 // Every pool class index stays below both.
 const _: () = assert!(crate::size_class::MAX_CLASSES < LARGE_CLASS as usize);
@@ -47,6 +47,20 @@ pub struct TypeTag(pub u16);
 impl TypeTag {
     /// The tag of objects allocated without one.
     pub const UNTAGGED: TypeTag = TypeTag(0);
+
+    /// The tag of objects made through the `allocator_api2` interface
+    /// (collections in a context, [`MorphVec`](crate::MorphVec)).
+    ///
+    /// ```
+    /// use morph_runtime::{MorphContext, MorphVec, TypeTag};
+    /// let mut ctx = MorphContext::new();
+    /// let v: MorphVec<u32> = MorphVec::with_capacity_in(4, &ctx);
+    /// std::mem::forget(v); // its buffer stays, an object of the context
+    /// let mut tags = Vec::new();
+    /// ctx.for_each_object(|_, h| tags.push(h.tag()));
+    /// assert_eq!(tags, [TypeTag::COLLECTION]);
+    /// ```
+    pub const COLLECTION: TypeTag = TypeTag(0xFFFF);
 }
 
 /// The header in front of every object of a [`MorphContext`](crate::MorphContext).
@@ -89,6 +103,16 @@ const _: () = assert!(crate::arena::MAX_ALIGN.trailing_zeros() < 32);
 
 /// cbindgen:ignore
 impl Header {
+    /// Bytes of a header: 8, in front of every object of a context.
+    ///
+    /// ```
+    /// use morph_runtime::{Header, MorphContext};
+    /// let ctx = MorphContext::new();
+    /// ctx.alloc(1u64).unwrap();
+    /// assert_eq!(ctx.stats().header_bytes, Header::SIZE);
+    /// ```
+    pub const SIZE: usize = HEADER_SIZE;
+
     /// The mark bit, for a collector's mark phase.
     pub const MARK: u8 = 1 << 0;
     /// Set when the object has been freed (kept for debug checks).

@@ -17,16 +17,17 @@
 //! - [`MorphContext`]: an 8-byte [`Header`] (size, [`TypeTag`], class, flags
 //!   with a mark bit) on every object; header + payload ≤ 256 bytes goes to a
 //!   pool, larger to the arena; `free`, `realloc`, typed helpers, `reset`.
-//! - [`ContextStats`]: live and peak objects and bytes, header bytes,
+//! - [`ContextStats`](stats::ContextStats): live and peak objects and bytes, header bytes,
 //!   size-class slack, pools against arena, per class; a JSON report.
-//! - [`FixedPool<T>`] with [`PoolBox`] owners; [`RawFixedPool`] (object size
-//!   at run time, checked frees), [`BlockPool`] (SIMD-aligned blocks),
-//!   [`GrowablePool`], [`ObjectPool`] (recycles initialised objects) and
-//!   [`ArenaPool`] (arenas reset and kept for the next scope).
-//! - [`SharedPool`] and [`StaticPool`] (inline, `const fn new`, usable as a
-//!   `static`): lock-free pools any thread may allocate from and free to,
-//!   with ABA bounded by a 32-bit generation tag per shard (see
-//!   [`AtomicFreeList`] for the bound).
+//! - [`pool`]: the pools beside the context. [`FixedPool<T>`](pool::FixedPool)
+//!   with owners, [`RawFixedPool`](pool::RawFixedPool) (object size at run
+//!   time, checked frees), [`BlockPool`](pool::BlockPool) (SIMD-aligned
+//!   blocks), [`ObjectPool`](pool::ObjectPool) (recycles initialised
+//!   objects), [`ArenaPool`](pool::ArenaPool) (arenas reset and kept), and
+//!   the lock-free [`SharedPool`](pool::SharedPool) and
+//!   [`StaticPool`](pool::StaticPool) (inline, `const fn new`, usable as a
+//!   `static`).
+//! - [`stats`]: every statistics type, in one module.
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //! - Debug checks (feature `debug-checks`): poisoning, double-free,
@@ -34,8 +35,8 @@
 //!   allocation sites; nothing of it is compiled when the feature is off.
 //! - Statistics as JSON (feature `serde`): every stats type derives
 //!   `serde::Serialize`, and `MorphContext::report_json` renders them.
-//! - A C ABI (feature `ffi`; header `runtime/include/morph_runtime.h`):
-//!   fixed pools (`mp_pool_*`), arenas (`mp_arena_*`), contexts (`morph_*`).
+//! - A C ABI lives in the crate `morph-capi` (static and shared library, C
+//!   header): fixed pools, arenas and contexts.
 //! - No allocation failure aborts or panics: each is an [`AllocError`].
 //!
 //! ```
@@ -60,8 +61,6 @@
 
 mod alloc_api;
 mod arena;
-mod arena_pool;
-mod atomic_pool;
 mod boxed;
 mod budget;
 mod config;
@@ -70,44 +69,25 @@ mod context;
 pub mod debug;
 mod error;
 mod fallible;
-mod fixed_pool;
-mod growable_pool;
 mod header;
 mod large;
-mod object_pool;
 mod os;
+pub mod pool;
 mod size_class;
 mod slab;
-mod stats;
+pub mod stats;
 mod typed;
 
-pub use alloc_api::{MorphAllocBox, MorphVec, COLLECTION_TAG};
+pub use alloc_api::{MorphAllocBox, MorphVec};
 pub use allocator_api2;
-pub use arena::{Arena, ArenaMark, ArenaStats, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN};
-pub use arena_pool::{ArenaPool, ScopedArena};
-#[cfg(not(loom))]
-pub use atomic_pool::StaticPool;
-pub use atomic_pool::{AtomicFreeList, SharedBox, SharedPool, SharedStats, MAX_SHARED_CAPACITY};
+pub use arena::{Arena, ArenaMark};
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, LargeObjects, Routing};
-pub use context::{MorphContext, SweepStats};
-#[cfg(feature = "debug-checks")]
-pub use debug::{LeakReport, TagLeaks, Violation, ViolationKind};
+pub use context::MorphContext;
 pub use error::{AllocError, ConfigError, RewindError};
-pub use fixed_pool::{
-    Block, BlockPool, FixedPool, FreeError, PoolBox, PoolOptions, PoolStats, RawFixedPool,
-    CACHE_LINE,
-};
-pub use growable_pool::{GrowablePool, MAX_GROWABLE_ALIGN};
-pub use header::{Header, TypeTag, ARENA_CLASS, HEADER_SIZE, LARGE_CLASS};
-pub use large::LargeStats;
-pub use object_pool::{ObjectPool, Recycled};
-pub use size_class::{SizeClasses, GRANULE, MAX_CLASSES, MAX_SMALL};
-pub use slab::{
-    ClassStats, SlabCacheStats, SlabPool, DEFAULT_SLAB_SIZE, MAX_SLAB_SIZE, MIN_SLAB_SIZE,
-    SLAB_DATA_OFFSET,
-};
-pub use stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
+pub use header::{Header, TypeTag};
+pub use size_class::SizeClasses;
+pub use slab::SlabPool;
 
 /// The README's examples are tested as doctests (they print the JSON
 /// report, so with the `serde` feature).

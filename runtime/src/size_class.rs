@@ -10,11 +10,11 @@ use crate::error::ConfigError;
 /// class that is a multiple of 8 but not of 16 (24, 40, ...) has 8-aligned
 /// slots, which serve every request aligned to at most 8 (a request aligned
 /// more goes to the next class whose slots are aligned enough).
-pub const GRANULE: usize = 8;
+pub(crate) const GRANULE: usize = 8;
 /// Largest block (header + payload) served by a pool; larger goes to the arena.
-pub const MAX_SMALL: usize = 256;
+pub(crate) const MAX_SMALL: usize = 256;
 /// Most classes a table may have.
-pub const MAX_CLASSES: usize = 16;
+pub(crate) const MAX_CLASSES: usize = 16;
 
 /// Length of the lookup table: one entry per granule from 0 to `MAX_SMALL`.
 pub(crate) const LUT_LEN: usize = MAX_SMALL / GRANULE + 1;
@@ -46,6 +46,27 @@ pub struct SizeClasses {
 }
 
 impl SizeClasses {
+    /// Largest block (8-byte header + payload) a context serves from a pool:
+    /// 256 bytes. Larger objects go to the arena or the large-object space.
+    ///
+    /// ```
+    /// use morph_runtime::{Header, MorphContext, SizeClasses};
+    /// let ctx = MorphContext::new();
+    /// ctx.alloc([0u8; SizeClasses::MAX_SMALL - Header::SIZE]).unwrap();
+    /// assert_eq!(ctx.stats().pools.live_objects, 1);
+    /// ```
+    pub const MAX_SMALL: usize = MAX_SMALL;
+
+    /// Most classes a table may have: 16.
+    ///
+    /// ```
+    /// use morph_runtime::SizeClasses;
+    /// let sizes: Vec<usize> = (2..=18).map(|i| i * 8).collect(); // 16 to 144
+    /// assert!(SizeClasses::new(&sizes[..SizeClasses::MAX_CLASSES]).is_ok());
+    /// assert!(SizeClasses::new(&sizes).is_err());
+    /// ```
+    pub const MAX_CLASSES: usize = MAX_CLASSES;
+
     /// The default table: 16, 32, 64, 128 and 256 bytes.
     ///
     /// ```

@@ -43,18 +43,19 @@
 use crate::budget::Budget;
 use crate::error::{AllocError, ConfigError};
 use crate::os;
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 /// Default slab size: 64 KiB.
-pub const DEFAULT_SLAB_SIZE: usize = 64 * 1024;
+pub(crate) const DEFAULT_SLAB_SIZE: usize = 64 * 1024;
 /// Smallest slab size accepted (4 KiB: a page).
-pub const MIN_SLAB_SIZE: usize = 4 * 1024;
+pub(crate) const MIN_SLAB_SIZE: usize = 4 * 1024;
 /// Largest slab size accepted (64 MiB).
-pub const MAX_SLAB_SIZE: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_SLAB_SIZE: usize = 64 * 1024 * 1024;
 /// Bytes at the start of every slab reserved for its header. A multiple of
 /// 256 so that slots of a power-of-two class are aligned to their size.
-pub const SLAB_DATA_OFFSET: usize = 256;
+pub(crate) const SLAB_DATA_OFFSET: usize = 256;
 
 const SLAB_MAGIC: u32 = 0x4d4f_5250; // "MORP"
 
@@ -967,6 +968,77 @@ const STANDALONE_RETAIN: usize = 4;
 unsafe impl Send for SlabPool {}
 
 impl SlabPool {
+    /// Slab size unless configured: 64 KiB.
+    ///
+    /// ```
+    /// use morph_runtime::SlabPool;
+    /// let p = SlabPool::new(64).unwrap();
+    /// p.alloc().unwrap();
+    /// assert_eq!(p.reserved_bytes(), SlabPool::DEFAULT_SLAB_SIZE);
+    /// ```
+    pub const DEFAULT_SLAB_SIZE: usize = DEFAULT_SLAB_SIZE;
+
+    /// Smallest slab size accepted: 4 KiB, a page.
+    ///
+    /// ```
+    /// use morph_runtime::SlabPool;
+    /// assert!(SlabPool::with_slab_size(64, SlabPool::MIN_SLAB_SIZE / 2).is_err());
+    /// ```
+    pub const MIN_SLAB_SIZE: usize = MIN_SLAB_SIZE;
+
+    /// Largest slab size accepted: 64 MiB.
+    ///
+    /// ```
+    /// use morph_runtime::SlabPool;
+    /// assert!(SlabPool::with_slab_size(64, SlabPool::MAX_SLAB_SIZE * 2).is_err());
+    /// ```
+    pub const MAX_SLAB_SIZE: usize = MAX_SLAB_SIZE;
+
+    /// Largest alignment [`for_layout`](Self::for_layout) serves: 256 (slots
+    /// start 256 bytes into a slab, after its header).
+    ///
+    /// ```
+    /// use morph_runtime::SlabPool;
+    /// use std::alloc::Layout;
+    /// let over = Layout::from_size_align(8, SlabPool::MAX_ALIGN * 2).unwrap();
+    /// assert!(SlabPool::for_layout(over).is_err());
+    /// ```
+    pub const MAX_ALIGN: usize = SLAB_DATA_OFFSET;
+
+    /// A pool for objects of any size and alignment (up to
+    /// [`MAX_ALIGN`](Self::MAX_ALIGN)) that grows by whole slabs: the slot
+    /// size is the size rounded up to a multiple of the alignment (and of
+    /// 16), and slabs are 64 KiB or, for big objects, large enough for 16.
+    ///
+    /// ```
+    /// use morph_runtime::SlabPool;
+    /// use std::alloc::Layout;
+    /// let pool = SlabPool::for_layout(Layout::from_size_align(1000, 8).unwrap()).unwrap();
+    /// assert_eq!(pool.slot_size(), 1008);
+    /// let objects: Vec<_> = (0..500).map(|_| pool.alloc().unwrap()).collect();
+    /// assert!(pool.stats().slabs > 1, "it grew");
+    /// // SAFETY: each object came from `pool` and is freed once.
+    /// for p in objects { unsafe { pool.free(p) } }
+    /// ```
+    pub fn for_layout(layout: Layout) -> Result<SlabPool, ConfigError> {
+        let (size, align) = (layout.size(), layout.align());
+        if align > Self::MAX_ALIGN {
+            return Err(ConfigError::new(format!(
+                "alignment {align} is above the {} a slab pool serves",
+                Self::MAX_ALIGN
+            )));
+        }
+        let slot = size
+            .max(16)
+            .checked_next_multiple_of(align.max(16))
+            .filter(|&s| s <= (MAX_SLAB_SIZE - SLAB_DATA_OFFSET) / 16)
+            .ok_or_else(|| ConfigError::new(format!("object size {size} is too large")))?;
+        let slab = (slot * 16 + SLAB_DATA_OFFSET)
+            .next_power_of_two()
+            .max(DEFAULT_SLAB_SIZE);
+        SlabPool::with_slab_size(slot, slab)
+    }
+
     /// A pool of `slot_size`-byte slots in 64 KiB slabs. `slot_size` must be a
     /// multiple of 16.
     ///
@@ -1145,6 +1217,28 @@ impl Drop for SlabPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pools_for_big_aligned_layouts_get_big_slabs() {
+        let layout = Layout::from_size_align(10_000, 256).unwrap();
+        let pool = SlabPool::for_layout(layout).unwrap();
+        let ps: Vec<_> = (0..40).map(|_| pool.alloc().unwrap()).collect();
+        for p in &ps {
+            assert_eq!(p.as_ptr() as usize % 256, 0);
+            // SAFETY: each object holds 10,000 bytes.
+            unsafe { p.as_ptr().write_bytes(9, 10_000) };
+        }
+        let s = pool.stats();
+        assert_eq!((s.live, s.slot_size), (40, 10_240));
+        assert!(s.slabs >= 2);
+        for p in ps {
+            // SAFETY: from this pool, freed once.
+            unsafe { pool.free(p) };
+        }
+        assert_eq!(pool.stats().live, 0);
+        let tiny = SlabPool::for_layout(Layout::new::<u8>()).unwrap();
+        assert_eq!(tiny.slot_size(), 16);
+    }
 
     #[test]
     fn lifo_reuse_and_lazy_carving() {

@@ -1,11 +1,24 @@
-//! Statistics of a context, precise enough to say where memory went, and
-//! their JSON form (serde).
+//! Every statistics type, in one place: a context's
+//! ([`MorphContext::stats`](crate::MorphContext::stats) gives
+//! [`ContextStats`], which holds the others) and each pool's and arena's.
+//! They are plain values, counted exactly (no sampling); with the feature
+//! `serde` each derives `serde::Serialize`.
+//!
+//! ```
+//! use morph_runtime::{stats::ContextStats, MorphContext};
+//! let ctx = MorphContext::new();
+//! ctx.alloc(7u64).unwrap();
+//! let s: ContextStats = ctx.stats();
+//! assert_eq!((s.live_objects, s.live_bytes, s.header_bytes), (1, 8, 8));
+//! ```
 
-use crate::arena::ArenaStats;
+pub use crate::arena::ArenaStats;
 use crate::config::Routing;
+pub use crate::context::SweepStats;
 use crate::header::HEADER_SIZE;
-use crate::large::LargeStats;
-use crate::slab::{ClassStats, SlabCacheStats};
+pub use crate::large::LargeStats;
+pub use crate::pool::stats::{PoolStats, SharedStats};
+pub use crate::slab::{ClassStats, SlabCacheStats};
 
 /// One size class in a context's report.
 ///

@@ -8,7 +8,7 @@
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use morph_runtime::AtomicFreeList;
+use morph_runtime::pool::AtomicFreeList;
 
 struct Slots(Vec<UnsafeCell<u64>>);
 // SAFETY: a slot is touched only by the thread that holds its index; that is

@@ -73,8 +73,8 @@
 //! ```
 
 use morph_runtime::{
-    Arena, ArenaMark, Config, FreeError, MorphContext, RawFixedPool, RewindError, SizeClasses,
-    TypeTag, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, MAX_ALIGN,
+    pool::{FreeError, RawFixedPool},
+    Arena, ArenaMark, Config, MorphContext, RewindError, SizeClasses, TypeTag,
 };
 use std::alloc::Layout;
 use std::cell::RefCell;
@@ -246,7 +246,7 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 }
 
 fn valid_align(align: usize) -> bool {
-    align.is_power_of_two() && align <= MAX_ALIGN
+    align.is_power_of_two() && align <= Arena::MAX_ALIGN
 }
 
 /* ========================================================================
@@ -390,11 +390,11 @@ pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
             return ptr::null_mut();
         }
         let first = if initial_size == 0 {
-            DEFAULT_FIRST_CHUNK
+            Arena::DEFAULT_FIRST_CHUNK
         } else {
             initial_size.next_power_of_two().max(256)
         };
-        let cap = first.max(DEFAULT_CHUNK_CAP);
+        let cap = first.max(Arena::DEFAULT_CHUNK_CAP);
         match Arena::with_chunk_sizes(first, cap) {
             Ok(arena) => handle(MpArena {
                 id: arena.mark().to_words()[0],

@@ -1,6 +1,6 @@
 //! Routing, alignment, realloc, budgets and statistics of the context.
 
-use morph_runtime::{AllocError, Config, MorphContext, Routing, SizeClasses, TypeTag, HEADER_SIZE};
+use morph_runtime::{AllocError, Config, Header, MorphContext, Routing, SizeClasses, TypeTag};
 use std::alloc::Layout;
 
 fn alloc(ctx: &MorphContext, size: usize, align: usize) -> std::ptr::NonNull<u8> {
@@ -11,8 +11,8 @@ fn alloc(ctx: &MorphContext, size: usize, align: usize) -> std::ptr::NonNull<u8>
 #[test]
 fn routing_boundary_is_256_bytes_with_header() {
     let ctx = MorphContext::new();
-    let pooled = alloc(&ctx, 256 - HEADER_SIZE, 8);
-    let arena = alloc(&ctx, 256 - HEADER_SIZE + 1, 8);
+    let pooled = alloc(&ctx, 256 - Header::SIZE, 8);
+    let arena = alloc(&ctx, 256 - Header::SIZE + 1, 8);
     // SAFETY: both are live objects of `ctx`.
     unsafe {
         // The last class of the default (tight) table: 256 bytes.

@@ -2,7 +2,7 @@
 //! size, and the free lists stay intact.
 #![cfg(feature = "debug-checks")]
 
-use morph_runtime::{MorphContext, TypeTag, ViolationKind, HEADER_SIZE};
+use morph_runtime::{debug::ViolationKind, Header, MorphContext, TypeTag};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -52,7 +52,7 @@ fn double_free_is_refused_with_tag_and_size() {
 fn foreign_pointers_are_refused_untouched() {
     let ctx = MorphContext::new();
     let mut local = [0u8; 32];
-    let foreign = NonNull::new(local.as_mut_ptr().wrapping_add(HEADER_SIZE)).unwrap();
+    let foreign = NonNull::new(local.as_mut_ptr().wrapping_add(Header::SIZE)).unwrap();
     // SAFETY: a foreign pointer is refused before the runtime touches it.
     unsafe { ctx.free(foreign) };
     assert_eq!(local, [0; 32], "nothing was written");

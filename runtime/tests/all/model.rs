@@ -1,9 +1,7 @@
 //! Property tests: random operation sequences against a simple model.
 
 use crate::util::{check_objects, Obj};
-use morph_runtime::{
-    Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag, HEADER_SIZE,
-};
+use morph_runtime::{Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag};
 use proptest::prelude::*;
 use proptest::test_runner::Config as PropConfig;
 use std::alloc::Layout;
@@ -103,7 +101,7 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
             CtxOp::Sweep(bits) => sweep(ctx, &mut live, bits),
             _ => {}
         }
-        check_objects(&live, HEADER_SIZE);
+        check_objects(&live, Header::SIZE);
         check_walk(ctx, &live);
         let s = ctx.stats();
         assert_eq!(s.live_objects, live.len());
@@ -133,7 +131,7 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
             assert!(c.stats.peak_carved >= c.stats.live);
             assert_eq!(
                 c.live_slot_bytes,
-                c.live_payload_bytes + c.slack_bytes + c.stats.live * HEADER_SIZE
+                c.live_payload_bytes + c.slack_bytes + c.stats.live * Header::SIZE
             );
         }
         assert!(

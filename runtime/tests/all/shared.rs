@@ -2,7 +2,7 @@
 //! threads at once, and every slot comes back.
 
 use crate::util::scaled;
-use morph_runtime::{SharedPool, StaticPool};
+use morph_runtime::pool::{SharedPool, StaticPool};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Each thread allocates, writes its id, spins a little, checks its id is

@@ -4,7 +4,7 @@
 //! on different threads (and so in different shards of the free list).
 
 use crate::util::scaled;
-use morph_runtime::{SharedBox, SharedPool};
+use morph_runtime::pool::{SharedBox, SharedPool};
 use proptest::prelude::*;
 use std::sync::mpsc;
 

@@ -218,7 +218,7 @@ fn walks_find_over_aligned_objects() {
 #[cfg(feature = "debug-checks")]
 #[test]
 fn debug_checks_cover_large_objects() {
-    use morph_runtime::ViolationKind;
+    use morph_runtime::debug::ViolationKind;
     let ctx = Config::runtime().build().unwrap();
     let a = ctx.alloc_layout(layout(1000), TypeTag(5)).unwrap();
     assert_eq!(ctx.leak_report().by_tag[&5].objects, 1);

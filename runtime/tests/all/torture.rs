@@ -2,7 +2,7 @@
 //! every live object stays distinct, aligned and intact.
 
 use crate::util::{check_objects, scaled, Obj, Rng};
-use morph_runtime::{Config, MorphContext, SizeClasses, TypeTag, HEADER_SIZE};
+use morph_runtime::{Config, Header, MorphContext, SizeClasses, TypeTag};
 use std::alloc::Layout;
 
 fn torture(ctx: &MorphContext, seed: u64) {
@@ -35,17 +35,17 @@ fn torture(ctx: &MorphContext, seed: u64) {
     for _ in 0..first {
         alloc(&mut rng, &mut objs);
     }
-    check_objects(&objs, HEADER_SIZE);
+    check_objects(&objs, Header::SIZE);
     rng.shuffle(&mut objs);
     for o in objs.drain(..freed) {
         // SAFETY: every object is live and freed exactly once.
         unsafe { ctx.free(o.ptr) };
     }
-    check_objects(&objs, HEADER_SIZE);
+    check_objects(&objs, Header::SIZE);
     for _ in 0..more {
         alloc(&mut rng, &mut objs);
     }
-    check_objects(&objs, HEADER_SIZE);
+    check_objects(&objs, Header::SIZE);
     let s = ctx.stats();
     assert_eq!(s.live_objects, first - freed + more);
     assert_eq!(s.live_bytes, objs.iter().map(|o| o.size).sum::<usize>());
@@ -102,6 +102,6 @@ fn torture_arena_only() {
         o.fill();
         objs.push(o);
     }
-    check_objects(&objs, HEADER_SIZE);
+    check_objects(&objs, Header::SIZE);
     assert_eq!(ctx.stats().pools.slabs, 0, "arena-only never makes a slab");
 }

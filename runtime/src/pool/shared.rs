@@ -56,7 +56,7 @@ const _: () = assert!(usize::BITS >= u32::BITS);
 /// The index meaning "no slot".
 const NIL: u32 = u32::MAX;
 /// Most slots a lock-free pool may have.
-pub const MAX_SHARED_CAPACITY: usize = (u32::MAX - 1) as usize;
+pub(crate) const MAX_SHARED_CAPACITY: usize = (u32::MAX - 1) as usize;
 
 const fn pack(tag: u32, index: u32) -> u64 {
     ((tag as u64) << 32) | index as u64
@@ -77,7 +77,7 @@ const fn tag_of(head: u64) -> u32 {
 /// each figure is exact but they may be from slightly different moments).
 ///
 /// ```
-/// use morph_runtime::SharedPool;
+/// use morph_runtime::pool::SharedPool;
 /// let pool = SharedPool::new(8).unwrap();
 /// let a = pool.alloc(1u32).unwrap();
 /// drop(a);
@@ -328,7 +328,7 @@ fn check_capacity(capacity: usize) -> Result<(), ConfigError> {
 /// the lock-free pools, usable for any storage of your own.
 ///
 /// ```
-/// use morph_runtime::AtomicFreeList;
+/// use morph_runtime::pool::AtomicFreeList;
 /// let list = AtomicFreeList::new(2).unwrap();
 /// let (a, b) = (list.pop().unwrap(), list.pop().unwrap());
 /// assert_eq!(list.pop(), None);
@@ -353,10 +353,19 @@ pub struct AtomicFreeList {
 }
 
 impl AtomicFreeList {
+    /// Most slots a lock-free list or pool may have (indices are 32-bit,
+    /// one value meaning "none").
+    ///
+    /// ```
+    /// use morph_runtime::pool::AtomicFreeList;
+    /// assert!(AtomicFreeList::new(AtomicFreeList::MAX_CAPACITY + 1).is_err());
+    /// ```
+    pub const MAX_CAPACITY: usize = MAX_SHARED_CAPACITY;
+
     /// A list of `capacity` indices, all free.
     ///
     /// ```
-    /// assert!(morph_runtime::AtomicFreeList::new(0).is_err());
+    /// assert!(morph_runtime::pool::AtomicFreeList::new(0).is_err());
     /// ```
     pub fn new(capacity: usize) -> Result<AtomicFreeList, ConfigError> {
         Ok(AtomicFreeList {
@@ -371,7 +380,7 @@ impl AtomicFreeList {
     /// A free index, or `None` when all are taken.
     ///
     /// ```
-    /// let list = morph_runtime::AtomicFreeList::new(1).unwrap();
+    /// let list = morph_runtime::pool::AtomicFreeList::new(1).unwrap();
     /// assert_eq!((list.pop(), list.pop()), (Some(0), None));
     /// ```
     pub fn pop(&self) -> Option<u32> {
@@ -387,7 +396,7 @@ impl AtomicFreeList {
     /// given back), so a double push cannot corrupt the list.
     ///
     /// ```
-    /// let list = morph_runtime::AtomicFreeList::new(1).unwrap();
+    /// let list = morph_runtime::pool::AtomicFreeList::new(1).unwrap();
     /// let i = list.pop().unwrap();
     /// assert!(list.push(i));
     /// assert!(!list.push(i), "not taken any more");
@@ -416,7 +425,7 @@ impl AtomicFreeList {
     /// Statistics.
     ///
     /// ```
-    /// let list = morph_runtime::AtomicFreeList::new(3).unwrap();
+    /// let list = morph_runtime::pool::AtomicFreeList::new(3).unwrap();
     /// list.pop();
     /// assert_eq!(list.stats().carved, 1);
     /// ```
@@ -443,7 +452,7 @@ impl<T> Cell<T> {
 /// when dropped, from whichever thread it is on.
 ///
 /// ```
-/// use morph_runtime::SharedPool;
+/// use morph_runtime::pool::SharedPool;
 /// let pool = SharedPool::new(4).unwrap();
 /// let mut b = pool.alloc(vec![1]).unwrap();
 /// std::thread::scope(|s| {
@@ -459,7 +468,7 @@ impl<T> Cell<T> {
 ///
 /// ```compile_fail
 /// let b = {
-///     let pool = morph_runtime::SharedPool::new(1).unwrap();
+///     let pool = morph_runtime::pool::SharedPool::new(1).unwrap();
 ///     pool.alloc(1u8).unwrap()
 /// };
 /// ```
@@ -481,9 +490,9 @@ impl<T> SharedBox<'_, T> {
     /// Moves the value out and frees the slot.
     ///
     /// ```
-    /// let pool = morph_runtime::SharedPool::new(1).unwrap();
+    /// let pool = morph_runtime::pool::SharedPool::new(1).unwrap();
     /// let b = pool.alloc(String::from("v")).unwrap();
-    /// assert_eq!(morph_runtime::SharedBox::into_inner(b), "v");
+    /// assert_eq!(morph_runtime::pool::SharedBox::into_inner(b), "v");
     /// ```
     pub fn into_inner(this: Self) -> T {
         let this = std::mem::ManuallyDrop::new(this);
@@ -559,7 +568,7 @@ fn alloc_in<'p, T>(
 /// (`&SharedPool`, an `Arc`) and allocate and free from any thread.
 ///
 /// ```
-/// use morph_runtime::SharedPool;
+/// use morph_runtime::pool::SharedPool;
 /// let pool = SharedPool::new(64).unwrap();
 /// std::thread::scope(|s| {
 ///     for t in 0..4u64 {
@@ -591,7 +600,7 @@ impl<T> SharedPool<T> {
     /// A pool of `capacity` slots (1 to 2^32 - 2).
     ///
     /// ```
-    /// assert!(morph_runtime::SharedPool::<u8>::new(0).is_err());
+    /// assert!(morph_runtime::pool::SharedPool::<u8>::new(0).is_err());
     /// ```
     pub fn new(capacity: usize) -> Result<SharedPool<T>, ConfigError> {
         let core = ListCore::new(capacity_u32(capacity)?);
@@ -607,7 +616,7 @@ impl<T> SharedPool<T> {
     /// in the error.
     ///
     /// ```
-    /// let pool = morph_runtime::SharedPool::new(1).unwrap();
+    /// let pool = morph_runtime::pool::SharedPool::new(1).unwrap();
     /// let _a = pool.alloc('a').unwrap();
     /// assert_eq!(pool.alloc('b').unwrap_err().value, 'b');
     /// ```
@@ -618,7 +627,7 @@ impl<T> SharedPool<T> {
     /// Statistics.
     ///
     /// ```
-    /// assert_eq!(morph_runtime::SharedPool::<u8>::new(5).unwrap().stats().capacity, 5);
+    /// assert_eq!(morph_runtime::pool::SharedPool::<u8>::new(5).unwrap().stats().capacity, 5);
     /// ```
     pub fn stats(&self) -> SharedStats {
         self.core.stats()
@@ -629,7 +638,7 @@ impl<T> SharedPool<T> {
 /// `const fn new` makes it usable as a `static`, a struct field or a local.
 ///
 /// ```
-/// use morph_runtime::StaticPool;
+/// use morph_runtime::pool::StaticPool;
 /// static MESSAGES: StaticPool<[u8; 32], 16> = StaticPool::new();
 ///
 /// let m = MESSAGES.alloc([7; 32]).unwrap();
@@ -660,7 +669,7 @@ impl<T, const N: usize> StaticPool<T, N> {
     /// `static`, where they take no stack at all.
     ///
     /// ```
-    /// let pool: morph_runtime::StaticPool<u64, 4> = morph_runtime::StaticPool::new();
+    /// let pool: morph_runtime::pool::StaticPool<u64, 4> = morph_runtime::pool::StaticPool::new();
     /// assert_eq!(pool.stats().capacity, 4);
     /// ```
     pub const fn new() -> StaticPool<T, N> {
@@ -683,7 +692,7 @@ impl<T, const N: usize> StaticPool<T, N> {
     /// in the error.
     ///
     /// ```
-    /// let pool: morph_runtime::StaticPool<u8, 1> = morph_runtime::StaticPool::new();
+    /// let pool: morph_runtime::pool::StaticPool<u8, 1> = morph_runtime::pool::StaticPool::new();
     /// let _a = pool.alloc(1).unwrap();
     /// assert!(pool.alloc(2).is_err());
     /// ```
@@ -694,7 +703,7 @@ impl<T, const N: usize> StaticPool<T, N> {
     /// Statistics.
     ///
     /// ```
-    /// let pool: morph_runtime::StaticPool<u8, 3> = morph_runtime::StaticPool::new();
+    /// let pool: morph_runtime::pool::StaticPool<u8, 3> = morph_runtime::pool::StaticPool::new();
     /// assert_eq!(pool.stats().carved, 0);
     /// ```
     pub fn stats(&self) -> SharedStats {

@@ -10,7 +10,7 @@ use std::ops::{Deref, DerefMut};
 /// are kept; extra ones are freed.
 ///
 /// ```
-/// use morph_runtime::ArenaPool;
+/// use morph_runtime::pool::ArenaPool;
 /// let pool = ArenaPool::new(2);
 /// for file in ["a.lox", "b.lox"] {
 ///     let arena = pool.acquire();
@@ -28,7 +28,7 @@ impl ArenaPool {
     /// A pool that keeps at most `max_kept` idle arenas.
     ///
     /// ```
-    /// assert_eq!(morph_runtime::ArenaPool::new(4).kept(), 0);
+    /// assert_eq!(morph_runtime::pool::ArenaPool::new(4).kept(), 0);
     /// ```
     pub fn new(max_kept: usize) -> ArenaPool {
         ArenaPool {
@@ -40,7 +40,7 @@ impl ArenaPool {
     /// An empty arena: a kept one if there is one, else a new one.
     ///
     /// ```
-    /// let pool = morph_runtime::ArenaPool::new(1);
+    /// let pool = morph_runtime::pool::ArenaPool::new(1);
     /// let a = pool.acquire();
     /// assert_eq!(a.stats().bytes_used, 0);
     /// ```
@@ -55,7 +55,7 @@ impl ArenaPool {
     /// Idle arenas held.
     ///
     /// ```
-    /// let pool = morph_runtime::ArenaPool::new(0);
+    /// let pool = morph_runtime::pool::ArenaPool::new(0);
     /// drop(pool.acquire());
     /// assert_eq!(pool.kept(), 0, "a cap of zero keeps none");
     /// ```
@@ -67,7 +67,7 @@ impl ArenaPool {
 /// An arena on loan from an [`ArenaPool`].
 ///
 /// ```
-/// let pool = morph_runtime::ArenaPool::new(1);
+/// let pool = morph_runtime::pool::ArenaPool::new(1);
 /// let scratch = pool.acquire();
 /// let s = scratch.alloc_slice_copy(&[1, 2, 3]).unwrap();
 /// assert_eq!(s.len(), 3);

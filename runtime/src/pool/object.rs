@@ -11,7 +11,7 @@ use std::ops::{Deref, DerefMut};
 /// `max_kept` objects.
 ///
 /// ```
-/// use morph_runtime::ObjectPool;
+/// use morph_runtime::pool::ObjectPool;
 /// let pool = ObjectPool::new(|| Vec::<u8>::with_capacity(4096), |v| v.clear(), 8);
 /// {
 ///     let mut buf = pool.get();
@@ -35,7 +35,7 @@ impl<T> ObjectPool<T> {
     /// `reset`, and keeps at most `max_kept` of them.
     ///
     /// ```
-    /// let pool = morph_runtime::ObjectPool::new(|| 1u8, |_| {}, 2);
+    /// let pool = morph_runtime::pool::ObjectPool::new(|| 1u8, |_| {}, 2);
     /// assert_eq!(*pool.get(), 1);
     /// ```
     pub fn new(
@@ -56,7 +56,7 @@ impl<T> ObjectPool<T> {
     /// A recycled object, or a new one if none is kept.
     ///
     /// ```
-    /// let pool = morph_runtime::ObjectPool::new(String::new, String::clear, 1);
+    /// let pool = morph_runtime::pool::ObjectPool::new(String::new, String::clear, 1);
     /// pool.get().push_str("x");
     /// assert_eq!(*pool.get(), "");
     /// ```
@@ -81,7 +81,7 @@ impl<T> ObjectPool<T> {
     /// Objects built so far.
     ///
     /// ```
-    /// let pool = morph_runtime::ObjectPool::new(|| 0u8, |_| {}, 1);
+    /// let pool = morph_runtime::pool::ObjectPool::new(|| 0u8, |_| {}, 1);
     /// let (_a, _b) = (pool.get(), pool.get());
     /// assert_eq!(pool.created(), 2);
     /// ```
@@ -92,7 +92,7 @@ impl<T> ObjectPool<T> {
     /// Times a kept object was handed out again.
     ///
     /// ```
-    /// let pool = morph_runtime::ObjectPool::new(|| 0u8, |_| {}, 1);
+    /// let pool = morph_runtime::pool::ObjectPool::new(|| 0u8, |_| {}, 1);
     /// drop(pool.get());
     /// drop(pool.get());
     /// assert_eq!(pool.reused(), 1);
@@ -104,7 +104,7 @@ impl<T> ObjectPool<T> {
     /// Objects waiting in the pool.
     ///
     /// ```
-    /// let pool = morph_runtime::ObjectPool::new(|| 0u8, |_| {}, 1);
+    /// let pool = morph_runtime::pool::ObjectPool::new(|| 0u8, |_| {}, 1);
     /// let (a, b) = (pool.get(), pool.get());
     /// drop((a, b));
     /// assert_eq!(pool.kept(), 1, "at most max_kept are kept");
@@ -126,7 +126,7 @@ impl<T> ObjectPool<T> {
 /// An object on loan from an [`ObjectPool`]; it goes back when dropped.
 ///
 /// ```
-/// let pool = morph_runtime::ObjectPool::new(Vec::<u32>::new, Vec::clear, 4);
+/// let pool = morph_runtime::pool::ObjectPool::new(Vec::<u32>::new, Vec::clear, 4);
 /// let mut v = pool.get();
 /// v.push(1);
 /// assert_eq!(v.len(), 1);

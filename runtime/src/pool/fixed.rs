@@ -20,12 +20,12 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
 /// Size of a cache line on the machines this runtime targets.
-pub const CACHE_LINE: usize = 64;
+pub(crate) const CACHE_LINE: usize = 64;
 
 /// Statistics of a fixed-capacity pool.
 ///
 /// ```
-/// use morph_runtime::FixedPool;
+/// use morph_runtime::pool::FixedPool;
 /// let pool = FixedPool::new(4).unwrap();
 /// let a = pool.alloc(1u32).unwrap();
 /// let b = pool.alloc(2u32).unwrap();
@@ -57,7 +57,7 @@ pub struct PoolStats {
 /// Why a checked free was refused.
 ///
 /// ```
-/// use morph_runtime::{FreeError, RawFixedPool};
+/// use morph_runtime::{pool::{FreeError, RawFixedPool}};
 /// let pool = RawFixedPool::new(16, 8, 4).unwrap();
 /// let p = pool.alloc().unwrap();
 /// // SAFETY: `p` is not used after being freed.
@@ -97,7 +97,7 @@ impl std::error::Error for FreeError {}
 /// free of the old pointer frees the new object).
 ///
 /// ```
-/// use morph_runtime::RawFixedPool;
+/// use morph_runtime::pool::RawFixedPool;
 /// let pool = RawFixedPool::new(1024, 16, 8).unwrap(); // eight 1 KiB objects
 /// let blocks: Vec<_> = (0..8).map(|_| pool.alloc().unwrap()).collect();
 /// assert!(pool.alloc().is_err(), "full");
@@ -133,7 +133,7 @@ impl RawFixedPool {
     /// pointer-sized slot.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// assert_eq!(RawFixedPool::new(3, 1, 10).unwrap().stats().slot_size, 8);
     /// assert!(RawFixedPool::new(8, 3, 10).is_err());
     /// assert!(RawFixedPool::new(8, 8, 0).is_err());
@@ -146,7 +146,7 @@ impl RawFixedPool {
     /// when it is released, so no data passes from one user to the next.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// let pool = RawFixedPool::with_zeroing(32, 8, 2, true).unwrap();
     /// let p = pool.alloc().unwrap();
     /// // SAFETY: `p` is a live 32-byte slot, freed once.
@@ -213,7 +213,7 @@ impl RawFixedPool {
     /// use.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// let pool = RawFixedPool::new(8, 8, 1).unwrap();
     /// assert!(pool.alloc().is_ok());
     /// assert!(pool.alloc().is_err());
@@ -267,7 +267,7 @@ impl RawFixedPool {
     /// it must not be used afterwards.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// let pool = RawFixedPool::new(8, 8, 1).unwrap();
     /// let p = pool.alloc().unwrap();
     /// // SAFETY: from this pool, freed once.
@@ -290,7 +290,7 @@ impl RawFixedPool {
     /// If `ptr` is a live slot of this pool, nothing may use it afterwards.
     ///
     /// ```
-    /// use morph_runtime::{FreeError, RawFixedPool};
+    /// use morph_runtime::{pool::{FreeError, RawFixedPool}};
     /// let pool = RawFixedPool::new(16, 16, 2).unwrap();
     /// let p = pool.alloc().unwrap();
     /// // SAFETY: an interior pointer is refused without effect.
@@ -337,7 +337,7 @@ impl RawFixedPool {
     /// Values in slots are not dropped.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// let mut pool = RawFixedPool::new(8, 8, 2).unwrap();
     /// pool.alloc().unwrap();
     /// pool.alloc().unwrap();
@@ -367,7 +367,7 @@ impl RawFixedPool {
     /// Statistics.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// assert_eq!(RawFixedPool::new(24, 8, 10).unwrap().stats().capacity, 10);
     /// ```
     pub fn stats(&self) -> PoolStats {
@@ -385,7 +385,7 @@ impl RawFixedPool {
     /// Whether `ptr` points into this pool's buffer.
     ///
     /// ```
-    /// use morph_runtime::RawFixedPool;
+    /// use morph_runtime::pool::RawFixedPool;
     /// let pool = RawFixedPool::new(8, 8, 2).unwrap();
     /// let p = pool.alloc().unwrap();
     /// assert!(pool.owns(p.as_ptr()));
@@ -407,7 +407,7 @@ impl Drop for RawFixedPool {
 /// How a [`FixedPool`] lays out and releases its slots.
 ///
 /// ```
-/// use morph_runtime::{FixedPool, PoolOptions};
+/// use morph_runtime::{pool::{FixedPool, PoolOptions}};
 /// let pool = FixedPool::<u64>::with_options(8, PoolOptions { cache_line: true, zero_on_free: true }).unwrap();
 /// assert_eq!(pool.stats().slot_size, 64);
 /// ```
@@ -425,7 +425,7 @@ pub struct PoolOptions {
 /// scope; when the pool is full the value comes back in the error.
 ///
 /// ```
-/// use morph_runtime::FixedPool;
+/// use morph_runtime::pool::FixedPool;
 /// let pool = FixedPool::new(2).unwrap();
 /// let a = pool.alloc(String::from("a")).unwrap();
 /// let b = pool.alloc(String::from("b")).unwrap();
@@ -440,7 +440,7 @@ pub struct PoolOptions {
 ///
 /// ```compile_fail
 /// let handle = {
-///     let pool = morph_runtime::FixedPool::new(1).unwrap();
+///     let pool = morph_runtime::pool::FixedPool::new(1).unwrap();
 ///     pool.alloc(1u8).unwrap()
 /// };
 /// ```
@@ -448,7 +448,7 @@ pub struct PoolOptions {
 /// And the pool cannot be reset while a handle lives:
 ///
 /// ```compile_fail
-/// let mut pool = morph_runtime::FixedPool::new(1).unwrap();
+/// let mut pool = morph_runtime::pool::FixedPool::new(1).unwrap();
 /// let h = pool.alloc(1u8).unwrap();
 /// pool.reset();
 /// drop(h);
@@ -462,7 +462,7 @@ impl<T> FixedPool<T> {
     /// A pool for `capacity` values.
     ///
     /// ```
-    /// use morph_runtime::FixedPool;
+    /// use morph_runtime::pool::FixedPool;
     /// assert!(FixedPool::<[u8; 100]>::new(1000).is_ok());
     /// ```
     pub fn new(capacity: usize) -> Result<FixedPool<T>, ConfigError> {
@@ -472,7 +472,7 @@ impl<T> FixedPool<T> {
     /// A pool with [`PoolOptions`].
     ///
     /// ```
-    /// use morph_runtime::{FixedPool, PoolOptions};
+    /// use morph_runtime::{pool::{FixedPool, PoolOptions}};
     /// let pool = FixedPool::<u8>::with_options(4, PoolOptions { cache_line: true, ..Default::default() }).unwrap();
     /// let a = pool.alloc(1).unwrap();
     /// let b = pool.alloc(2).unwrap();
@@ -498,7 +498,7 @@ impl<T> FixedPool<T> {
     /// in the error.
     ///
     /// ```
-    /// use morph_runtime::FixedPool;
+    /// use morph_runtime::pool::FixedPool;
     /// let pool = FixedPool::new(1).unwrap();
     /// let mut h = pool.alloc(vec![1, 2]).unwrap();
     /// h.push(3);
@@ -525,7 +525,7 @@ impl<T> FixedPool<T> {
     /// that was leaked with `mem::forget` leaks its value).
     ///
     /// ```
-    /// use morph_runtime::FixedPool;
+    /// use morph_runtime::pool::FixedPool;
     /// let mut pool = FixedPool::new(1).unwrap();
     /// std::mem::forget(pool.alloc(1u8).unwrap());
     /// pool.reset();
@@ -538,7 +538,7 @@ impl<T> FixedPool<T> {
     /// Statistics.
     ///
     /// ```
-    /// use morph_runtime::FixedPool;
+    /// use morph_runtime::pool::FixedPool;
     /// assert_eq!(FixedPool::<u32>::new(3).unwrap().stats().live, 0);
     /// ```
     pub fn stats(&self) -> PoolStats {
@@ -550,7 +550,7 @@ impl<T> FixedPool<T> {
 /// when dropped.
 ///
 /// ```
-/// use morph_runtime::{FixedPool, PoolBox};
+/// use morph_runtime::{pool::{FixedPool, PoolBox}};
 /// let pool = FixedPool::new(1).unwrap();
 /// let h = pool.alloc(String::from("x")).unwrap();
 /// assert_eq!(PoolBox::into_inner(h), "x");
@@ -566,7 +566,7 @@ impl<T> PoolBox<'_, T> {
     /// Moves the value out and frees the slot.
     ///
     /// ```
-    /// use morph_runtime::{FixedPool, PoolBox};
+    /// use morph_runtime::{pool::{FixedPool, PoolBox}};
     /// let pool = FixedPool::new(1).unwrap();
     /// assert_eq!(PoolBox::into_inner(pool.alloc(5u8).unwrap()), 5);
     /// ```
@@ -618,7 +618,7 @@ impl<T: fmt::Debug> fmt::Debug for PoolBox<'_, T> {
 /// is accepted).
 ///
 /// ```
-/// use morph_runtime::BlockPool;
+/// use morph_runtime::pool::BlockPool;
 /// let pool = BlockPool::new(256, 64, 16).unwrap();
 /// let mut block = pool.alloc().unwrap();
 /// assert_eq!(block.as_ptr() as usize % 64, 0);
@@ -635,7 +635,7 @@ impl BlockPool {
     /// of two, at least 16).
     ///
     /// ```
-    /// use morph_runtime::BlockPool;
+    /// use morph_runtime::pool::BlockPool;
     /// assert!(BlockPool::new(100, 32, 4).is_ok());
     /// assert!(BlockPool::new(100, 8, 4).is_err());
     /// ```
@@ -655,7 +655,7 @@ impl BlockPool {
     /// use.
     ///
     /// ```
-    /// use morph_runtime::BlockPool;
+    /// use morph_runtime::pool::BlockPool;
     /// let pool = BlockPool::new(32, 32, 1).unwrap();
     /// let b = pool.alloc().unwrap();
     /// assert_eq!(b.len(), 32);
@@ -675,7 +675,7 @@ impl BlockPool {
     /// Statistics.
     ///
     /// ```
-    /// use morph_runtime::BlockPool;
+    /// use morph_runtime::pool::BlockPool;
     /// assert_eq!(BlockPool::new(64, 64, 3).unwrap().stats().capacity, 3);
     /// ```
     pub fn stats(&self) -> PoolStats {
@@ -686,7 +686,7 @@ impl BlockPool {
 /// A block from a [`BlockPool`], returned when dropped.
 ///
 /// ```
-/// use morph_runtime::BlockPool;
+/// use morph_runtime::pool::BlockPool;
 /// let pool = BlockPool::new(16, 16, 1).unwrap();
 /// {
 ///     let mut b = pool.alloc().unwrap();
