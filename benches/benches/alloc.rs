@@ -34,7 +34,7 @@ fn alloc_only(c: &mut Criterion) {
                 for _ in 0..iters {
                     let start = Instant::now();
                     for _ in 0..BATCH {
-                        black_box(arena.alloc_layout(black_box(l)).unwrap());
+                        black_box(arena.alloc_layout(black_box(l)));
                     }
                     total += start.elapsed();
                     arena.reset();
@@ -49,7 +49,7 @@ fn alloc_only(c: &mut Criterion) {
                 for _ in 0..iters {
                     let start = Instant::now();
                     for _ in 0..BATCH {
-                        black_box(ctx.alloc_layout(black_box(l), TAG).unwrap());
+                        black_box(ctx.alloc_layout(black_box(l), TAG));
                     }
                     total += start.elapsed();
                     ctx.reset();
@@ -112,7 +112,7 @@ trait Freeing {
 impl Freeing for MorphContext {
     #[inline(always)]
     fn get(&self, l: Layout) -> NonNull<u8> {
-        self.alloc_layout(l, TAG).unwrap()
+        self.try_alloc_layout(l, TAG).unwrap()
     }
     #[inline(always)]
     unsafe fn put(&self, p: NonNull<u8>, _l: Layout) {
@@ -251,9 +251,9 @@ fn hybrid(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..10_000 {
                     for _ in 0..3 {
-                        black_box(ctx.alloc_layout(black_box(small), TAG).unwrap());
+                        black_box(ctx.alloc_layout(black_box(small), TAG));
                     }
-                    black_box(ctx.alloc_layout(black_box(large), TAG).unwrap());
+                    black_box(ctx.alloc_layout(black_box(large), TAG));
                 }
                 ctx.reset();
                 total += start.elapsed();
@@ -306,7 +306,7 @@ fn reset(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 for _ in 0..10_000 {
-                    black_box(ctx.alloc_layout(l, TAG).unwrap());
+                    black_box(ctx.alloc_layout(l, TAG));
                 }
                 let start = Instant::now();
                 ctx.reset();
@@ -321,7 +321,7 @@ fn reset(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 for _ in 0..10_000 {
-                    black_box(arena.alloc_layout(l).unwrap());
+                    black_box(arena.alloc_layout(l));
                 }
                 let start = Instant::now();
                 arena.reset();

@@ -111,19 +111,19 @@ fuzz_target!(|case: Case| {
         Config::compiler()
     };
     if case.freeable {
-        config = config.large_objects(LargeObjects::Freeable);
+        config = config.with_large_objects(LargeObjects::Freeable);
     }
     if let Some(kib) = case.retain_kib {
-        config = config.retain_empty(kib as usize * 1024);
+        config = config.with_retain_empty(kib as usize * 1024);
     }
     if case.fine {
-        config = config.size_classes(SizeClasses::fine());
+        config = config.with_size_classes(SizeClasses::fine());
     }
     if case.small_slabs {
-        config = config.slab_size(4096).chunk_sizes(256, 4096);
+        config = config.with_slab_size(4096).with_chunk_sizes(256, 4096);
     }
     if let Some(kib) = case.budget_kib {
-        config = config.budget(kib as usize * 1024);
+        config = config.with_budget(kib as usize * 1024);
     }
     let mut ctx: MorphContext = config.build().unwrap();
     let mut arena = Arena::with_chunk_sizes(256, 4096).unwrap();
@@ -139,7 +139,7 @@ fuzz_target!(|case: Case| {
                 tag,
             } => {
                 let layout = layout_of(size, align_shift);
-                if let Ok(ptr) = ctx.alloc_layout(layout, TypeTag(tag)) {
+                if let Ok(ptr) = ctx.try_alloc_layout(layout, TypeTag(tag)) {
                     live.push(Obj::new(ptr, layout, n));
                 }
             }
@@ -197,7 +197,7 @@ fuzz_target!(|case: Case| {
             Op::Retain(kib) => ctx.set_retain_empty(kib as usize * 1024),
             Op::ArenaAlloc { size, align_shift } => {
                 let layout = layout_of(size, align_shift);
-                if let Ok(ptr) = arena.alloc_layout(layout) {
+                if let Ok(ptr) = arena.try_alloc_layout(layout) {
                     in_arena.push(Obj::new(ptr, layout, n));
                 }
             }

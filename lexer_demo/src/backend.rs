@@ -10,7 +10,7 @@
 //! All three give byte-identical AST dumps.
 
 use crate::ast::NodeKind;
-use morph_runtime::{AllocError, MorphContext, TypeTag};
+use morph_runtime::{Error, MorphContext, TypeTag};
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::ptr::NonNull;
@@ -20,10 +20,10 @@ use std::ptr::NonNull;
 pub trait Backend {
     /// Places `value` and returns a reference that lives as long as the
     /// backend borrow.
-    fn place<T: Copy>(&self, value: T, kind: NodeKind) -> Result<&T, AllocError>;
+    fn place<T: Copy>(&self, value: T, kind: NodeKind) -> Result<&T, Error>;
 
     /// Copies `items` into the backend (an empty slice allocates nothing).
-    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], AllocError>;
+    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], Error>;
 
     /// A short name for reports: `morph`, `bumpalo`, `heap`.
     fn name(&self) -> &'static str;
@@ -31,20 +31,21 @@ pub trait Backend {
 
 impl Backend for MorphContext {
     #[inline]
-    fn place<T: Copy>(&self, value: T, kind: NodeKind) -> Result<&T, AllocError> {
-        self.alloc_tagged(value, TypeTag(kind as u16)).map(|r| &*r)
+    fn place<T: Copy>(&self, value: T, kind: NodeKind) -> Result<&T, Error> {
+        self.try_alloc_tagged(value, TypeTag(kind as u16))
+            .map(|r| &*r)
     }
 
-    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], AllocError> {
+    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], Error> {
         if items.is_empty() {
             return Ok(&[]);
         }
-        let layout = Layout::array::<T>(items.len()).map_err(|_| AllocError::InvalidLayout {
+        let layout = Layout::array::<T>(items.len()).map_err(|_| Error::InvalidLayout {
             size: usize::MAX,
             align: std::mem::align_of::<T>(),
         })?;
         let p = self
-            .alloc_layout(layout, TypeTag(NodeKind::List as u16))?
+            .try_alloc_layout(layout, TypeTag(NodeKind::List as u16))?
             .cast::<T>();
         // SAFETY: `p` is fresh memory for `items.len()` values of `T`, which
         // is `Copy`; it lives as long as the context.
@@ -61,21 +62,21 @@ impl Backend for MorphContext {
 
 impl Backend for bumpalo::Bump {
     #[inline]
-    fn place<T: Copy>(&self, value: T, _kind: NodeKind) -> Result<&T, AllocError> {
+    fn place<T: Copy>(&self, value: T, _kind: NodeKind) -> Result<&T, Error> {
         self.try_alloc(value)
             .map(|r| &*r)
-            .map_err(|_| AllocError::OutOfMemory {
+            .map_err(|_| Error::OutOfMemory {
                 requested: std::mem::size_of::<T>(),
             })
     }
 
-    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], AllocError> {
+    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], Error> {
         if items.is_empty() {
             return Ok(&[]);
         }
         self.try_alloc_slice_copy(items)
             .map(|r| &*r)
-            .map_err(|_| AllocError::OutOfMemory {
+            .map_err(|_| Error::OutOfMemory {
                 requested: std::mem::size_of_val(items),
             })
     }
@@ -124,12 +125,12 @@ impl HeapBackend {
         self.blocks.borrow().len()
     }
 
-    fn raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    fn raw(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
         debug_assert!(layout.size() > 0);
         // SAFETY: callers never pass a zero-sized layout (nodes are not ZSTs
         // and empty slices are not allocated).
         let p = unsafe { std::alloc::alloc(layout) };
-        let p = NonNull::new(p).ok_or(AllocError::OutOfMemory {
+        let p = NonNull::new(p).ok_or(Error::OutOfMemory {
             requested: layout.size(),
         })?;
         self.blocks.borrow_mut().push((p, layout));
@@ -138,7 +139,7 @@ impl HeapBackend {
 }
 
 impl Backend for HeapBackend {
-    fn place<T: Copy>(&self, value: T, _kind: NodeKind) -> Result<&T, AllocError> {
+    fn place<T: Copy>(&self, value: T, _kind: NodeKind) -> Result<&T, Error> {
         const { assert!(std::mem::size_of::<T>() > 0) };
         let p = self.raw(Layout::new::<T>())?.cast::<T>();
         // SAFETY: fresh memory sized and aligned for `T`, freed only when the
@@ -149,11 +150,11 @@ impl Backend for HeapBackend {
         }
     }
 
-    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], AllocError> {
+    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], Error> {
         if items.is_empty() || std::mem::size_of::<T>() == 0 {
             return Ok(&[]);
         }
-        let layout = Layout::array::<T>(items.len()).map_err(|_| AllocError::InvalidLayout {
+        let layout = Layout::array::<T>(items.len()).map_err(|_| Error::InvalidLayout {
             size: usize::MAX,
             align: std::mem::align_of::<T>(),
         })?;

@@ -14,11 +14,11 @@ use morph_runtime::MorphContext;
 ///
 /// ```
 /// let tokens = lexer_demo::frontend::token_context();
-/// assert_eq!(tokens.config().slab_bytes(), 4096);
+/// assert_eq!(tokens.config().slab_size(), 4096);
 /// ```
 pub fn token_context() -> MorphContext {
     morph_runtime::Config::compiler()
-        .slab_size(4096)
+        .with_slab_size(4096)
         .build()
         .expect("a 4 KiB slab is a valid configuration")
 }

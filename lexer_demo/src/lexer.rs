@@ -10,7 +10,7 @@
 use crate::diagnostics::{Diagnostic, Location};
 use crate::token::{LazyLines, LineIndex, Token, TokenKind};
 use logos::Logos;
-use morph_runtime::{AllocError, MorphBox, MorphContext, TypeTag};
+use morph_runtime::{Error, MorphBox, MorphContext, TypeTag};
 use std::fmt;
 
 /// Type tag of tokens in the context's headers.
@@ -255,7 +255,7 @@ impl<'src, 'ctx> TokenStream<'src, 'ctx> {
     /// assert_eq!(ts.diagnostics.len(), 1);
     /// ```
     #[inline]
-    pub fn next_token(&mut self) -> Result<MorphBox<'ctx, Token>, AllocError> {
+    pub fn next_token(&mut self) -> Result<MorphBox<'ctx, Token>, Error> {
         let token = loop {
             match self.lexer.next_item() {
                 Item::Token(t) => break t,

@@ -256,8 +256,8 @@ pub fn measure_with(
         MemBackend::Morph | MemBackend::MorphArena => {
             let config = if backend == MemBackend::Morph {
                 Config::compiler()
-                    .size_classes(classes)
-                    .slab_size(slab_size)
+                    .with_size_classes(classes)
+                    .with_slab_size(slab_size)
             } else {
                 Config::arena_only()
             };

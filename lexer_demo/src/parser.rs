@@ -27,7 +27,7 @@ use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::lexer::{check_source_len, SourceTooLarge, TokenStream};
 use crate::token::{Token, TokenKind};
-use morph_runtime::{AllocError, MorphBox, MorphContext};
+use morph_runtime::{Error, MorphBox, MorphContext};
 
 /// The deepest nesting the parser accepts.
 pub const MAX_NESTING: u32 = 200;
@@ -244,7 +244,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
         ParseError
     }
 
-    fn out_of_memory(&mut self, e: AllocError) {
+    fn out_of_memory(&mut self, e: Error) {
         if !self.aborted {
             let t = self.peek();
             let line = self.tokens.lines().line_of_token(&t);

@@ -64,19 +64,19 @@ fn run(mode: &str, n: u64) -> Option<u64> {
         "arena" => {
             let arena = Arena::new();
             for _ in 0..n {
-                fold(arena.alloc_layout(LAYOUT).unwrap().as_ptr());
+                fold(arena.alloc_layout(LAYOUT).as_ptr());
             }
         }
         "ctx-alloc" => {
             let ctx = MorphContext::new();
             for _ in 0..n {
-                fold(ctx.alloc_layout(LAYOUT, TypeTag(1)).unwrap().as_ptr());
+                fold(ctx.alloc_layout(LAYOUT, TypeTag(1)).as_ptr());
             }
         }
         "ctx-pair" => {
             let ctx = MorphContext::new();
             for _ in 0..n {
-                let p = ctx.alloc_layout(LAYOUT, TypeTag(1)).unwrap();
+                let p = ctx.alloc_layout(LAYOUT, TypeTag(1));
                 fold(p.as_ptr());
                 // SAFETY: `p` was just allocated by `ctx` and is not used again.
                 unsafe { ctx.free(black_box(p)) };

@@ -39,7 +39,7 @@ impl Alloc {
     fn alloc(&self, size: usize) -> NonNull<u8> {
         let layout = Layout::from_size_align(size, 8).expect("valid layout");
         let p = match self {
-            Alloc::Ctx(ctx) => return ctx.alloc_layout(layout, TypeTag(1)).expect("memory"),
+            Alloc::Ctx(ctx) => return ctx.try_alloc_layout(layout, TypeTag(1)).expect("memory"),
             // SAFETY: a non-zero layout.
             Alloc::Glibc => unsafe { System.alloc(layout) },
             // SAFETY: a non-zero layout.

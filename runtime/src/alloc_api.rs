@@ -75,7 +75,7 @@ unsafe impl Allocator for &MorphContext {
             // for. Every size-0 call below relies on this.
             return Ok(slice(dangling(layout), 0));
         }
-        self.alloc_layout(layout, COLLECTION_TAG)
+        self.try_alloc_layout(layout, COLLECTION_TAG)
             .map(|p| slice(p, layout.size()))
             .map_err(|_| AllocError)
     }
@@ -158,7 +158,7 @@ impl MorphContext {
                 .map_err(|_| AllocError);
         }
         let fresh = self
-            .alloc_layout(new, COLLECTION_TAG)
+            .try_alloc_layout(new, COLLECTION_TAG)
             .map_err(|_| AllocError)?;
         // SAFETY: both blocks are live and distinct; `ptr` is given up.
         unsafe {
@@ -175,7 +175,7 @@ impl MorphContext {
 // default `grow` copies into a fresh block.
 unsafe impl Allocator for &Arena {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        self.alloc_layout(layout)
+        self.try_alloc_layout(layout)
             .map(|p| slice(p, layout.size()))
             .map_err(|_| AllocError)
     }

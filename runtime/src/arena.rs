@@ -15,7 +15,7 @@
 //! left in the current one.
 
 use crate::budget::Budget;
-use crate::error::{AllocError, ConfigError, RewindError};
+use crate::error::{ConfigError, Error, RewindError};
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
@@ -73,11 +73,11 @@ impl ChunkHeader {
 /// ```
 /// use morph_runtime::Arena;
 /// let mut arena = Arena::new();
-/// arena.alloc(1u32).unwrap();
+/// arena.alloc(1u32);
 /// let used = arena.stats().bytes_used;
 /// let mark = arena.mark();
 /// for i in 0..1000u64 {
-///     arena.alloc(i).unwrap();
+///     arena.alloc(i);
 /// }
 /// arena.rewind(mark).unwrap();
 /// assert_eq!(arena.stats().bytes_used, used);
@@ -102,7 +102,7 @@ impl ArenaMark {
     /// use morph_runtime::{Arena, ArenaMark};
     /// let mut arena = Arena::new();
     /// let mark = arena.mark();
-    /// arena.alloc([0u8; 64]).unwrap();
+    /// arena.alloc([0u8; 64]);
     /// let words = mark.to_words();
     /// assert_eq!(arena.rewind(ArenaMark::from_words(words)), Ok(()));
     /// assert_eq!(arena.stats().bytes_used, 0);
@@ -125,7 +125,7 @@ impl ArenaMark {
     /// ```
     /// use morph_runtime::{Arena, ArenaMark, RewindError};
     /// let mut arena = Arena::new();
-    /// arena.alloc(1u64).unwrap();
+    /// arena.alloc(1u64);
     /// let mut words = arena.mark().to_words();
     /// words[4] ^= 8; // an altered address is refused, nothing changes
     /// assert!(arena.rewind(ArenaMark::from_words(words)).is_err());
@@ -148,7 +148,7 @@ impl ArenaMark {
 /// ```
 /// use morph_runtime::Arena;
 /// let arena = Arena::new();
-/// arena.alloc([0u8; 100]).unwrap();
+/// arena.alloc([0u8; 100]);
 /// let s = arena.stats();
 /// assert_eq!(s.chunks, 1);
 /// assert!(s.bytes_used >= 100 && s.bytes_used <= s.bytes_reserved);
@@ -182,8 +182,8 @@ pub struct ArenaStats {
 /// ```
 /// use morph_runtime::Arena;
 /// let arena = Arena::new();
-/// let x = arena.alloc(42u64).unwrap();
-/// let name = arena.alloc_str("token").unwrap();
+/// let x = arena.alloc(42u64);
+/// let name = arena.alloc_str("token");
 /// *x += 1;
 /// assert_eq!((*x, &*name), (43, "token"));
 /// ```
@@ -192,7 +192,7 @@ pub struct ArenaStats {
 ///
 /// ```compile_fail
 /// let arena = morph_runtime::Arena::new();
-/// arena.alloc(String::from("would leak")).unwrap();
+/// arena.alloc(String::from("would leak"));
 /// ```
 ///
 /// A reference cannot outlive its arena:
@@ -200,7 +200,7 @@ pub struct ArenaStats {
 /// ```compile_fail
 /// let r = {
 ///     let arena = morph_runtime::Arena::new();
-///     arena.alloc(1u8).unwrap()
+///     arena.alloc(1u8)
 /// };
 /// ```
 pub struct Arena {
@@ -247,7 +247,7 @@ impl Arena {
     /// ```
     /// use morph_runtime::Arena;
     /// let a = Arena::new();
-    /// a.alloc(1u8).unwrap();
+    /// a.alloc(1u8);
     /// assert_eq!(a.stats().bytes_reserved, Arena::DEFAULT_FIRST_CHUNK);
     /// ```
     pub const DEFAULT_FIRST_CHUNK: usize = DEFAULT_FIRST_CHUNK;
@@ -266,7 +266,7 @@ impl Arena {
     /// use std::alloc::Layout;
     /// let a = Arena::new();
     /// let too_much = Layout::from_size_align(8, Arena::MAX_ALIGN * 2).unwrap();
-    /// assert!(a.alloc_layout(too_much).is_err());
+    /// assert!(a.try_alloc_layout(too_much).is_err());
     /// ```
     pub const MAX_ALIGN: usize = MAX_ALIGN;
 
@@ -286,7 +286,7 @@ impl Arena {
     /// ```
     /// # use morph_runtime::Arena;
     /// let a = Arena::with_chunk_sizes(256, 1024).unwrap();
-    /// a.alloc(0u8).unwrap();
+    /// a.alloc(0u8);
     /// assert_eq!(a.stats().bytes_reserved, 256);
     /// assert!(Arena::with_chunk_sizes(4096, 1024).is_err());
     /// ```
@@ -296,34 +296,51 @@ impl Arena {
     }
 
     /// An arena that reserves at most `limit` bytes from the system; past that,
-    /// allocations fail with [`AllocError::BudgetExceeded`].
+    /// allocations fail with [`Error::BudgetExceeded`].
     ///
     /// ```
-    /// # use morph_runtime::{Arena, AllocError};
+    /// # use morph_runtime::{Arena, Error};
     /// let a = Arena::with_budget(16 * 1024);
-    /// assert!(a.alloc_slice_copy(&[0u8; 8000]).is_ok());
-    /// assert!(matches!(a.alloc_slice_copy(&[0u8; 20000]), Err(AllocError::BudgetExceeded { .. })));
+    /// assert!(a.try_alloc_slice_copy(&[0u8; 8000]).is_ok());
+    /// assert!(matches!(a.try_alloc_slice_copy(&[0u8; 20000]), Err(Error::BudgetExceeded { .. })));
     /// ```
     pub fn with_budget(limit: usize) -> Arena {
         Self::build(DEFAULT_FIRST_CHUNK, DEFAULT_CHUNK_CAP, Some(limit))
     }
 
+    /// Changes the byte budget (`None`: no limit) while the arena is in
+    /// use. Memory already reserved stays; below it, every allocation that
+    /// needs a new chunk fails until a reset or rewind gives chunks back.
+    ///
+    /// ```
+    /// # use morph_runtime::Arena;
+    /// let a = Arena::new();
+    /// a.alloc(1u64);
+    /// a.set_budget(Some(a.stats().bytes_reserved));
+    /// assert!(a.try_alloc_slice_copy(&[0u8; 10_000]).is_err());
+    /// a.set_budget(None);
+    /// assert!(a.try_alloc_slice_copy(&[0u8; 10_000]).is_ok());
+    /// ```
+    pub fn set_budget(&self, limit: Option<usize>) {
+        self.budget.set_limit(limit);
+    }
+
     /// An arena of one buffer of `capacity` bytes that never grows: when it is
-    /// full, allocations fail with [`AllocError::CapacityExhausted`].
+    /// full, allocations fail with [`Error::CapacityExhausted`].
     ///
     /// ```
     /// # use morph_runtime::Arena;
     /// let a = Arena::with_fixed_capacity(64).unwrap();
-    /// assert!(a.alloc([0u8; 64]).is_ok());
-    /// assert!(a.alloc(0u8).is_err());
+    /// assert!(a.try_alloc([0u8; 64]).is_ok());
+    /// assert!(a.try_alloc(0u8).is_err());
     /// ```
-    pub fn with_fixed_capacity(capacity: usize) -> Result<Arena, AllocError> {
+    pub fn with_fixed_capacity(capacity: usize) -> Result<Arena, Error> {
         let mut arena = Self::build(capacity, capacity, None);
         arena.fixed = true;
         let total = capacity
             .checked_add(CHUNK_HEADER)
             .filter(|&t| t <= isize::MAX as usize - CHUNK_ALIGN)
-            .ok_or(AllocError::InvalidLayout {
+            .ok_or(Error::InvalidLayout {
                 size: capacity,
                 align: 1,
             })?;
@@ -353,17 +370,34 @@ impl Arena {
         }
     }
 
-    /// Allocates `layout.size()` bytes aligned to `layout.align()`.
+    /// Allocates `layout.size()` bytes aligned to `layout.align()`; panics if
+    /// memory cannot be had (see [`try_alloc_layout`](Self::try_alloc_layout)).
     ///
     /// ```
     /// # use morph_runtime::Arena;
     /// # use std::alloc::Layout;
     /// let a = Arena::new();
-    /// let p = a.alloc_layout(Layout::from_size_align(100, 4096).unwrap()).unwrap();
+    /// let p = a.alloc_layout(Layout::from_size_align(24, 8).unwrap());
+    /// assert_eq!(p.as_ptr() as usize % 8, 0);
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
+        crate::typed::or_panic(self.try_alloc_layout(layout))
+    }
+
+    /// Allocates `layout.size()` bytes aligned to `layout.align()`, or
+    /// returns why it cannot.
+    ///
+    /// ```
+    /// # use morph_runtime::Arena;
+    /// # use std::alloc::Layout;
+    /// let a = Arena::new();
+    /// let p = a.alloc_layout(Layout::from_size_align(100, 4096).unwrap());
     /// assert_eq!(p.as_ptr() as usize % 4096, 0);
     /// ```
     #[inline(always)]
-    pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
         let ptr = self.ptr.get();
         if let Some(new) = ptr.addr().checked_sub(layout.size()) {
             let new = new & !(layout.align() - 1);
@@ -380,9 +414,9 @@ impl Arena {
 
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_slow(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
         let (size, align) = (layout.size(), layout.align());
-        let invalid = AllocError::InvalidLayout { size, align };
+        let invalid = Error::InvalidLayout { size, align };
         if align > MAX_ALIGN {
             return Err(invalid);
         }
@@ -390,7 +424,7 @@ impl Arena {
             let cur = self.current.get();
             // SAFETY: a fixed arena always has its one chunk.
             let capacity = unsafe { (*cur).size } - CHUNK_HEADER;
-            return Err(AllocError::CapacityExhausted {
+            return Err(Error::CapacityExhausted {
                 requested: size,
                 capacity,
             });
@@ -434,9 +468,9 @@ impl Arena {
     }
 
     /// Allocates and links a chunk of `size` bytes (header included).
-    fn new_chunk(&self, size: usize, oversized: bool) -> Result<*mut ChunkHeader, AllocError> {
+    fn new_chunk(&self, size: usize, oversized: bool) -> Result<*mut ChunkHeader, Error> {
         let layout =
-            Layout::from_size_align(size, CHUNK_ALIGN).map_err(|_| AllocError::InvalidLayout {
+            Layout::from_size_align(size, CHUNK_ALIGN).map_err(|_| Error::InvalidLayout {
                 size,
                 align: CHUNK_ALIGN,
             })?;
@@ -445,7 +479,7 @@ impl Arena {
         let base = unsafe { alloc::alloc(layout) };
         if base.is_null() {
             self.budget.release(size);
-            return Err(AllocError::OutOfMemory { requested: size });
+            return Err(Error::OutOfMemory { requested: size });
         }
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
@@ -518,7 +552,7 @@ impl Arena {
     /// # use morph_runtime::Arena;
     /// let mut a = Arena::new();
     /// let m = a.mark();
-    /// a.alloc(1u8).unwrap();
+    /// a.alloc(1u8);
     /// a.rewind(m).unwrap();
     /// assert_eq!(a.stats().bytes_used, 0);
     /// ```
@@ -550,7 +584,7 @@ impl Arena {
     /// # use morph_runtime::Arena;
     /// let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
     /// let m = a.mark();
-    /// for _ in 0..100 { a.alloc([0u8; 100]).unwrap(); }
+    /// for _ in 0..100 { a.alloc([0u8; 100]); }
     /// assert!(a.stats().chunks > 1);
     /// a.rewind(m).unwrap();
     /// assert_eq!(a.stats().chunks, 0);
@@ -681,7 +715,7 @@ impl Arena {
     /// ```
     /// # use morph_runtime::Arena;
     /// let mut a = Arena::with_chunk_sizes(256, 4096).unwrap();
-    /// for _ in 0..100 { a.alloc([0u8; 64]).unwrap(); }
+    /// for _ in 0..100 { a.alloc([0u8; 64]); }
     /// a.reset();
     /// let s = a.stats();
     /// assert_eq!((s.chunks, s.bytes_used), (1, 0));
@@ -733,7 +767,7 @@ impl Arena {
     /// ```
     /// # use morph_runtime::Arena;
     /// let a = Arena::new();
-    /// let x = a.alloc(3u16).unwrap();
+    /// let x = a.alloc(3u16);
     /// assert!(a.owns(x as *const u16 as *const u8));
     /// assert!(!a.owns(&0u8));
     /// ```
@@ -763,7 +797,7 @@ impl Arena {
     /// ```
     /// # use morph_runtime::Arena;
     /// let a = Arena::with_chunk_sizes(256, 1024).unwrap();
-    /// a.alloc_slice_copy(&[1u8; 5000]).unwrap(); // larger than the 1 KiB cap
+    /// a.alloc_slice_copy(&[1u8; 5000]); // larger than the 1 KiB cap
     /// let s = a.stats();
     /// assert_eq!(s.oversized_chunks, 1);
     /// assert_eq!(s.next_chunk_size, 256, "an oversized request does not grow later chunks");
@@ -814,8 +848,8 @@ impl Arena {
         &self,
         layout: Layout,
         _tag: crate::TypeTag,
-    ) -> Result<NonNull<u8>, AllocError> {
-        self.alloc_layout(layout)
+    ) -> Result<NonNull<u8>, Error> {
+        self.try_alloc_layout(layout)
     }
 
     crate::typed::typed_alloc_methods!(Arena, "Arena::new()");
@@ -831,9 +865,7 @@ impl Drop for Arena {
 pub(crate) fn validate_chunks(first: usize, cap: usize) -> Result<(), ConfigError> {
     let ok = |n: usize| n.is_power_of_two() && (256..=1 << 30).contains(&n);
     if !ok(first) || !ok(cap) || first > cap {
-        return Err(ConfigError::new(format!(
-            "chunk sizes must be powers of two from 256 bytes to 1 GiB with first <= cap; got first {first}, cap {cap}"
-        )));
+        return Err(ConfigError::ChunkSizes { first, cap });
     }
     Ok(())
 }
@@ -847,7 +879,7 @@ mod tests {
         let a = Arena::with_chunk_sizes(256, 1024).unwrap();
         let mut sizes = vec![];
         for _ in 0..40 {
-            a.alloc([0u8; 100]).unwrap();
+            a.alloc([0u8; 100]);
             sizes.push(a.stats().bytes_reserved);
         }
         sizes.dedup();
@@ -862,10 +894,10 @@ mod tests {
     #[test]
     fn oversized_request_keeps_current_chunk() {
         let a = Arena::with_chunk_sizes(256, 1024).unwrap();
-        let small = a.alloc(1u64).unwrap() as *mut u64;
-        let big = a.alloc_slice_copy(&[7u8; 5000]).unwrap();
+        let small = a.alloc(1u64) as *mut u64;
+        let big = a.alloc_slice_copy(&[7u8; 5000]);
         assert!(big.iter().all(|&b| b == 7));
-        let next = a.alloc(2u64).unwrap() as *mut u64;
+        let next = a.alloc(2u64) as *mut u64;
         assert_eq!(
             small as usize - next as usize,
             8,
@@ -882,7 +914,7 @@ mod tests {
         for shift in 0..=13 {
             let align = 1usize << shift;
             let p = a
-                .alloc_layout(Layout::from_size_align(3, align).unwrap())
+                .try_alloc_layout(Layout::from_size_align(3, align).unwrap())
                 .unwrap();
             assert_eq!(p.as_ptr() as usize % align, 0, "align {align}");
         }
@@ -892,8 +924,8 @@ mod tests {
     fn zero_sized_and_fresh_arena() {
         let a = Arena::new();
         let zst = Layout::from_size_align(0, 8).unwrap();
-        let p = a.alloc_layout(zst).unwrap();
-        let q = a.alloc_layout(zst).unwrap();
+        let p = a.alloc_layout(zst);
+        let q = a.alloc_layout(zst);
         assert_eq!(p.as_ptr() as usize % 8, 0);
         assert_eq!(p, q, "zero-sized allocations take no room");
         let s = a.stats();
@@ -905,19 +937,19 @@ mod tests {
         let a = Arena::new();
         let l = Layout::from_size_align(8, MAX_ALIGN * 2).unwrap();
         assert!(matches!(
-            a.alloc_layout(l),
-            Err(AllocError::InvalidLayout { .. })
+            a.try_alloc_layout(l),
+            Err(Error::InvalidLayout { .. })
         ));
     }
 
     #[test]
     fn rewind_reopens_retired_chunk_and_refuses_stale_marks() {
         let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
-        a.alloc(1u8).unwrap();
+        a.alloc(1u8);
         let m1 = a.mark();
         let before = a.stats();
         for _ in 0..20 {
-            a.alloc([0u8; 64]).unwrap();
+            a.alloc([0u8; 64]);
         }
         let m2 = a.mark();
         assert!(a.stats().chunks > 3);
@@ -935,7 +967,7 @@ mod tests {
     fn forged_marks_are_refused() {
         let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
         for _ in 0..8 {
-            a.alloc([0u8; 100]).unwrap();
+            a.alloc([0u8; 100]);
         }
         let real = a.mark();
         let before = a.stats();
@@ -988,7 +1020,7 @@ mod tests {
         }
         a.rewind(real).unwrap();
         assert_eq!(a.stats(), before);
-        let p = a.alloc([0x41u8; 64]).unwrap();
+        let p = a.alloc([0x41u8; 64]);
         assert!(a.owns(p.as_ptr()));
     }
 
@@ -997,10 +1029,10 @@ mod tests {
     #[test]
     fn a_mark_cannot_keep_a_newer_current_chunk() {
         let mut a = Arena::with_chunk_sizes(256, 256).unwrap();
-        a.alloc([0u8; 100]).unwrap();
+        a.alloc([0u8; 100]);
         let old = a.mark();
         for _ in 0..4 {
-            a.alloc([0u8; 100]).unwrap();
+            a.alloc([0u8; 100]);
         }
         let newest = a.mark().newest_seq;
         let forged = ArenaMark {
@@ -1017,25 +1049,22 @@ mod tests {
     #[test]
     fn budget_errors_instead_of_growing() {
         let a = Arena::with_budget(4096);
-        a.alloc([0u8; 1000]).unwrap();
-        let err = a.alloc([0u8; 4000]).unwrap_err();
-        assert!(matches!(
-            err,
-            AllocError::BudgetExceeded { limit: 4096, .. }
-        ));
+        a.alloc([0u8; 1000]);
+        let err = a.try_alloc([0u8; 4000]).unwrap_err();
+        assert!(matches!(err, Error::BudgetExceeded { limit: 4096, .. }));
         assert_eq!(a.stats().chunks, 1);
     }
 
     #[test]
     fn reset_keeps_the_largest_chunk_even_oversized() {
         let mut a = Arena::with_chunk_sizes(256, 1024).unwrap();
-        a.alloc([0u8; 100]).unwrap();
-        a.alloc_slice_copy(&[0u8; 3000]).unwrap();
+        a.alloc([0u8; 100]);
+        a.alloc_slice_copy(&[0u8; 3000]);
         a.reset();
         let s = a.stats();
         assert_eq!((s.chunks, s.oversized_chunks, s.bytes_used), (1, 0, 0));
         assert!(s.bytes_free_in_current >= 3000);
-        a.alloc_slice_copy(&[0u8; 2900]).unwrap();
+        a.alloc_slice_copy(&[0u8; 2900]);
         assert_eq!(a.stats().chunks, 1);
     }
 }

@@ -1,7 +1,7 @@
 //! [`MorphBox`]: an owner of one context object that runs `Drop`.
 
 use crate::context::MorphContext;
-use crate::error::AllocError;
+use crate::error::Error;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -117,14 +117,14 @@ impl<T: fmt::Debug> fmt::Debug for MorphBox<'_, T> {
 ///
 /// ```
 /// use morph_runtime::{Config, TypeTag};
-/// let ctx = Config::compiler().budget(1024).build().unwrap();
+/// let ctx = Config::compiler().with_budget(1024).build().unwrap();
 /// let r = ctx.boxed([7u8; 300], TypeTag(0)).unwrap_err();
 /// assert_eq!(r.value, [7u8; 300]);
 /// ```
 #[derive(Debug)]
 pub struct Rejected<T> {
     /// Why it was refused.
-    pub error: AllocError,
+    pub error: Error,
     /// The value, untouched.
     pub value: T,
 }

@@ -3,13 +3,13 @@
 //! Only slow paths (a new slab, a new chunk) consult it, so a budget costs
 //! nothing per allocation.
 
-use crate::error::AllocError;
+use crate::error::Error;
 use std::cell::Cell;
 
 /// Bytes reserved from the system, and the most that may be.
 #[derive(Debug)]
 pub(crate) struct Budget {
-    limit: usize,
+    limit: Cell<usize>,
     reserved: Cell<usize>,
     /// Most bytes ever reserved at once.
     peak: Cell<usize>,
@@ -18,25 +18,25 @@ pub(crate) struct Budget {
 impl Budget {
     pub(crate) fn new(limit: Option<usize>) -> Budget {
         Budget {
-            limit: limit.unwrap_or(usize::MAX),
+            limit: Cell::new(limit.unwrap_or(usize::MAX)),
             reserved: Cell::new(0),
             peak: Cell::new(0),
         }
     }
 
     /// Records `bytes` more as reserved, or refuses if that passes the limit.
-    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), AllocError> {
+    pub(crate) fn reserve(&self, bytes: usize) -> Result<(), Error> {
         let reserved = self.reserved.get();
         match reserved.checked_add(bytes) {
-            Some(total) if total <= self.limit => {
+            Some(total) if total <= self.limit.get() => {
                 self.reserved.set(total);
                 self.peak.set(self.peak.get().max(total));
                 Ok(())
             }
-            _ => Err(AllocError::BudgetExceeded {
+            _ => Err(Error::BudgetExceeded {
                 requested: bytes,
                 reserved,
-                limit: self.limit,
+                limit: self.limit.get(),
             }),
         }
     }
@@ -55,7 +55,14 @@ impl Budget {
     }
 
     pub(crate) fn limit(&self) -> Option<usize> {
-        (self.limit != usize::MAX).then_some(self.limit)
+        let limit = self.limit.get();
+        (limit != usize::MAX).then_some(limit)
+    }
+
+    /// Changes the limit. Memory already reserved stays; a limit below it
+    /// refuses every further reservation until enough is released.
+    pub(crate) fn set_limit(&self, limit: Option<usize>) {
+        self.limit.set(limit.unwrap_or(usize::MAX));
     }
 }
 
@@ -69,7 +76,7 @@ mod tests {
         assert!(b.reserve(60).is_ok());
         assert_eq!(
             b.reserve(41),
-            Err(AllocError::BudgetExceeded {
+            Err(Error::BudgetExceeded {
                 requested: 41,
                 reserved: 60,
                 limit: 100

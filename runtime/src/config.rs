@@ -2,7 +2,7 @@
 //! its memory.
 
 use crate::arena::{validate_chunks, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Error};
 use crate::size_class::SizeClasses;
 use crate::slab::{validate_slab, DEFAULT_SLAB_SIZE};
 use crate::MorphContext;
@@ -29,8 +29,8 @@ pub enum Routing {
 ///
 /// ```
 /// use morph_runtime::{Config, LargeObjects};
-/// assert_eq!(Config::compiler().large(), LargeObjects::Arena);
-/// assert_eq!(Config::runtime().large(), LargeObjects::Freeable);
+/// assert_eq!(Config::compiler().large_objects(), LargeObjects::Arena);
+/// assert_eq!(Config::runtime().large_objects(), LargeObjects::Freeable);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -61,11 +61,11 @@ pub(crate) const RUNTIME_SLAB_SIZE: usize = 64 * 1024;
 /// ```
 /// use morph_runtime::{Config, SizeClasses};
 /// let ctx = Config::compiler()
-///     .size_classes(SizeClasses::fine())
-///     .budget(64 << 20)
+///     .with_size_classes(SizeClasses::fine())
+///     .with_budget(64 << 20)
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(ctx.config().budget_limit(), Some(64 << 20));
+/// assert_eq!(ctx.config().budget(), Some(64 << 20));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -117,7 +117,7 @@ impl Config {
     /// # use morph_runtime::{Config, Routing};
     /// let c = Config::runtime();
     /// assert_eq!(c.routing(), Routing::PoolsAndLargeSpace);
-    /// assert_eq!(c.retain_bytes(), 1 << 20);
+    /// assert_eq!(c.retain_empty(), 1 << 20);
     /// ```
     pub fn runtime() -> Config {
         Config {
@@ -133,10 +133,10 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::{Config, LargeObjects, Routing};
-    /// let c = Config::compiler().large_objects(LargeObjects::Freeable);
+    /// let c = Config::compiler().with_large_objects(LargeObjects::Freeable);
     /// assert_eq!(c.routing(), Routing::PoolsAndLargeSpace);
     /// ```
-    pub fn large_objects(mut self, large: LargeObjects) -> Config {
+    pub fn with_large_objects(mut self, large: LargeObjects) -> Config {
         self.large = large;
         self
     }
@@ -146,9 +146,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().retain_empty(0).retain_bytes(), 0);
+    /// assert_eq!(Config::compiler().with_retain_empty(0).retain_empty(), 0);
     /// ```
-    pub fn retain_empty(mut self, bytes: usize) -> Config {
+    pub fn with_retain_empty(mut self, bytes: usize) -> Config {
         self.retain = bytes;
         self
     }
@@ -157,9 +157,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::{Config, LargeObjects};
-    /// assert_eq!(Config::default().large(), LargeObjects::Arena);
+    /// assert_eq!(Config::default().large_objects(), LargeObjects::Arena);
     /// ```
-    pub fn large(&self) -> LargeObjects {
+    pub fn large_objects(&self) -> LargeObjects {
         self.large
     }
 
@@ -167,9 +167,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().retain_bytes(), 8 << 20);
+    /// assert_eq!(Config::compiler().retain_empty(), 8 << 20);
     /// ```
-    pub fn retain_bytes(&self) -> usize {
+    pub fn retain_empty(&self) -> usize {
         self.retain
     }
 
@@ -191,10 +191,10 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::{Config, SizeClasses};
-    /// let c = Config::compiler().size_classes(SizeClasses::fine());
-    /// assert_eq!(c.classes().len(), 12);
+    /// let c = Config::compiler().with_size_classes(SizeClasses::fine());
+    /// assert_eq!(c.size_classes().len(), 12);
     /// ```
-    pub fn size_classes(mut self, classes: SizeClasses) -> Config {
+    pub fn with_size_classes(mut self, classes: SizeClasses) -> Config {
         self.classes = classes;
         self
     }
@@ -203,9 +203,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert!(Config::compiler().slab_size(16 * 1024).build().is_ok());
+    /// assert!(Config::compiler().with_slab_size(16 * 1024).build().is_ok());
     /// ```
-    pub fn slab_size(mut self, bytes: usize) -> Config {
+    pub fn with_slab_size(mut self, bytes: usize) -> Config {
         self.slab_size = bytes;
         self
     }
@@ -214,10 +214,10 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert!(Config::compiler().chunk_sizes(1024, 1 << 20).build().is_ok());
-    /// assert!(Config::compiler().chunk_sizes(1000, 1 << 20).build().is_err());
+    /// assert!(Config::compiler().with_chunk_sizes(1024, 1 << 20).build().is_ok());
+    /// assert!(Config::compiler().with_chunk_sizes(1000, 1 << 20).build().is_err());
     /// ```
-    pub fn chunk_sizes(mut self, first: usize, cap: usize) -> Config {
+    pub fn with_chunk_sizes(mut self, first: usize, cap: usize) -> Config {
         self.first_chunk = first;
         self.chunk_cap = cap;
         self
@@ -225,14 +225,14 @@ impl Config {
 
     /// The most bytes the context may reserve from the system (slabs and
     /// chunks together); past it allocations fail with
-    /// [`AllocError::BudgetExceeded`](crate::AllocError::BudgetExceeded).
+    /// [`Error::BudgetExceeded`](crate::Error::BudgetExceeded).
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// let ctx = Config::compiler().budget(100 * 1024).build().unwrap();
-    /// assert!(ctx.alloc_slice_copy(&[0u8; 200 * 1024]).is_err());
+    /// let ctx = Config::compiler().with_budget(100 * 1024).build().unwrap();
+    /// assert!(ctx.try_alloc_slice_copy(&[0u8; 200 * 1024]).is_err());
     /// ```
-    pub fn budget(mut self, bytes: usize) -> Config {
+    pub fn with_budget(mut self, bytes: usize) -> Config {
         self.budget = Some(bytes);
         self
     }
@@ -257,10 +257,10 @@ impl Config {
     /// ```
     /// # use morph_runtime::Config;
     /// let ctx = Config::arena_only().build().unwrap();
-    /// ctx.alloc(1u8).unwrap();
+    /// ctx.alloc(1u8);
     /// assert_eq!(ctx.stats().arena.live_objects, 1);
     /// ```
-    pub fn build(self) -> Result<MorphContext, ConfigError> {
+    pub fn build(self) -> Result<MorphContext, Error> {
         MorphContext::with_config(self)
     }
 
@@ -268,7 +268,7 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::{Config, Routing, SizeClasses};
-    /// assert_eq!(Config::compiler().size_classes(SizeClasses::none()).routing(), Routing::ArenaOnly);
+    /// assert_eq!(Config::compiler().with_size_classes(SizeClasses::none()).routing(), Routing::ArenaOnly);
     /// ```
     pub fn routing(&self) -> Routing {
         match (self.classes.is_empty(), self.large) {
@@ -283,9 +283,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().classes().len(), 16); // the tight table
+    /// assert_eq!(Config::compiler().size_classes().len(), 16); // the tight table
     /// ```
-    pub fn classes(&self) -> &SizeClasses {
+    pub fn size_classes(&self) -> &SizeClasses {
         &self.classes
     }
 
@@ -293,9 +293,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().slab_bytes(), 64 * 1024);
+    /// assert_eq!(Config::compiler().slab_size(), 64 * 1024);
     /// ```
-    pub fn slab_bytes(&self) -> usize {
+    pub fn slab_size(&self) -> usize {
         self.slab_size
     }
 
@@ -303,9 +303,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().chunk_bytes(), (4096, 2 << 20));
+    /// assert_eq!(Config::compiler().chunk_sizes(), (4096, 2 << 20));
     /// ```
-    pub fn chunk_bytes(&self) -> (usize, usize) {
+    pub fn chunk_sizes(&self) -> (usize, usize) {
         (self.first_chunk, self.chunk_cap)
     }
 
@@ -313,9 +313,9 @@ impl Config {
     ///
     /// ```
     /// # use morph_runtime::Config;
-    /// assert_eq!(Config::compiler().budget_limit(), None);
+    /// assert_eq!(Config::compiler().budget(), None);
     /// ```
-    pub fn budget_limit(&self) -> Option<usize> {
+    pub fn budget(&self) -> Option<usize> {
         self.budget
     }
 }

@@ -4,7 +4,7 @@
 use crate::arena::{Arena, MAX_ALIGN};
 use crate::boxed::{MorphBox, Rejected};
 use crate::config::{Config, LargeObjects, Routing};
-use crate::error::{AllocError, ConfigError};
+use crate::error::Error;
 use crate::fallible::try_vec_from_fn;
 use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE, MIN_ARENA_SHIFT};
 use crate::large::LargeSpace;
@@ -45,10 +45,10 @@ struct ArenaCounters {
 /// use std::alloc::Layout;
 ///
 /// let ctx = MorphContext::new();
-/// let p = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1)).unwrap();
+/// let p = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1));
 /// // SAFETY: `p` came from this context and is not used afterwards.
 /// unsafe { ctx.free(p) };
-/// let q = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1)).unwrap();
+/// let q = ctx.alloc_layout(Layout::new::<[u64; 2]>(), TypeTag(1));
 /// assert_eq!(p, q, "the freed slot is reused at once");
 /// assert_eq!(ctx.stats().live_objects, 1);
 /// ```
@@ -58,7 +58,7 @@ struct ArenaCounters {
 /// ```compile_fail
 /// let r = {
 ///     let ctx = morph_runtime::MorphContext::new();
-///     ctx.alloc(1u32).unwrap()
+///     ctx.alloc(1u32)
 /// };
 /// ```
 ///
@@ -67,7 +67,7 @@ struct ArenaCounters {
 /// ```compile_fail
 /// let ctx = morph_runtime::MorphContext::new();
 /// std::thread::scope(|s| {
-///     s.spawn(|| ctx.alloc(1u8).map(|_| ()));
+///     s.spawn(|| ctx.try_alloc(1u8).map(|_| ()));
 /// });
 /// ```
 pub struct MorphContext {
@@ -136,12 +136,12 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::{Config, MorphContext};
     /// let ctx = MorphContext::with_config(Config::arena_only()).unwrap();
-    /// assert!(MorphContext::with_config(Config::compiler().slab_size(3)).is_err());
+    /// assert!(MorphContext::with_config(Config::compiler().with_slab_size(3)).is_err());
     /// ```
-    pub fn with_config(config: Config) -> Result<MorphContext, ConfigError> {
+    pub fn with_config(config: Config) -> Result<MorphContext, Error> {
         config.validate()?;
-        let classes = config.classes();
-        let slab = config.slab_bytes();
+        let classes = config.size_classes();
+        let slab = config.slab_size();
         let pools = std::array::from_fn(|c| {
             let size = if c < classes.len() {
                 classes.size_of_class(c)
@@ -158,18 +158,18 @@ impl MorphContext {
         }
         let most_slots = (slab - SLAB_DATA_OFFSET) / 16;
         let walk_bits =
-            try_vec_from_fn(most_slots.div_ceil(64), |_| 0u64).map_err(ConfigError::refused)?;
-        let (first, cap) = config.chunk_bytes();
+            try_vec_from_fn(most_slots.div_ceil(64), |_| 0u64).map_err(crate::error::refused)?;
+        let (first, cap) = config.chunk_sizes();
         Ok(MorphContext {
             lut,
             slab_mask: !(slab - 1),
             pools,
-            slabs: SlabCache::new(slab, config.retain_bytes() / slab),
+            slabs: SlabCache::new(slab, config.retain_empty() / slab),
             large: LargeSpace::new(),
             walk_bits: Cell::new(walk_bits),
             arena_counters: ArenaCounters::default(),
             resets: Cell::new(0),
-            arena: Arena::build(first, cap, config.budget_limit()),
+            arena: Arena::build(first, cap, config.budget()),
             config,
             #[cfg(feature = "debug-checks")]
             debug: Default::default(),
@@ -189,6 +189,24 @@ impl MorphContext {
     }
 
     /// Allocates an object of `layout` with type tag `tag` and returns a
+    /// pointer to its payload, as [`try_alloc_layout`](Self::try_alloc_layout)
+    /// does; panics if memory cannot be had.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// # use std::alloc::Layout;
+    /// let ctx = MorphContext::new();
+    /// let p = ctx.alloc_layout(Layout::new::<[u32; 3]>(), TypeTag(6));
+    /// // SAFETY: `p` came from `alloc_layout` of this context.
+    /// assert_eq!(unsafe { ctx.header(p) }.tag(), TypeTag(6));
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc_layout(&self, layout: Layout, tag: TypeTag) -> NonNull<u8> {
+        crate::typed::or_panic(self.try_alloc_layout(layout, tag))
+    }
+
+    /// Allocates an object of `layout` with type tag `tag` and returns a
     /// pointer to its payload, which is aligned to `layout.align()` (any power
     /// of two up to 2^29) and preceded by its [`Header`].
     ///
@@ -200,14 +218,14 @@ impl MorphContext {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(24, 8).unwrap(), TypeTag(2)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(24, 8).unwrap(), TypeTag(2));
     /// // SAFETY: `p` came from `alloc_layout` of this context.
     /// let h = unsafe { ctx.header(p) };
     /// assert_eq!((h.size(), h.tag(), h.class()), (24, TypeTag(2), Some(2))); // 32 bytes
     /// ```
     #[inline(always)]
     #[cfg_attr(feature = "debug-checks", track_caller)]
-    pub fn alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+    pub fn try_alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
         #[cfg(feature = "debug-checks")]
         return self.debug_alloc(layout, tag, std::panic::Location::caller());
         #[cfg(not(feature = "debug-checks"))]
@@ -216,7 +234,7 @@ impl MorphContext {
 
     /// The allocation itself, without debug bookkeeping.
     #[inline(always)]
-    fn alloc_unchecked(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_unchecked(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
         let size = layout.size();
         if layout.align() <= HEADER_SIZE {
             // `size <= isize::MAX`, so this cannot overflow. Written as a
@@ -238,7 +256,7 @@ impl MorphContext {
         size: usize,
         tag: TypeTag,
         shift: u32,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         debug_assert!((class as usize) <= MAX_CLASSES && size <= MAX_SMALL);
         // SAFETY: `class` comes from the lookup table or `pool_for`, whose
         // entries are all at most NOT_POOLED = MAX_CLASSES, the last pool.
@@ -282,13 +300,13 @@ impl MorphContext {
         size: usize,
         tag: TypeTag,
         shift: u32,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         match miss {
             Miss::Refused(e) => Err(e),
             Miss::NotPooled => {
                 let align = 1usize << shift;
                 let layout = Layout::from_size_align(size, align)
-                    .map_err(|_| AllocError::InvalidLayout { size, align })?;
+                    .map_err(|_| Error::InvalidLayout { size, align })?;
                 self.alloc_large(layout, tag)
             }
         }
@@ -296,12 +314,12 @@ impl MorphContext {
 
     /// Over-aligned requests and everything that goes to the arena.
     #[inline(never)]
-    fn alloc_general(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
+    fn alloc_general(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
         let (size, align) = (layout.size(), layout.align());
         // The header holds the size in 32 bits: larger payloads are refused
         // (the arena and the large-object space check it again).
         if align > MAX_ALIGN || u32::try_from(size).is_err() {
-            return Err(AllocError::InvalidLayout { size, align });
+            return Err(Error::InvalidLayout { size, align });
         }
         let shift = shift_for(align);
         let offset = 1usize << shift;
@@ -313,21 +331,21 @@ impl MorphContext {
 
     /// An object over the pool limit: to the arena or the large-object
     /// space, as configured.
-    fn alloc_large(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
-        if self.config.large() == LargeObjects::Freeable {
+    fn alloc_large(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
+        if self.config.large_objects() == LargeObjects::Freeable {
             return self.large.alloc(layout, tag, self.arena.budget());
         }
         let (size, align) = (layout.size(), layout.align());
         let Ok(size32) = u32::try_from(size) else {
-            return Err(AllocError::InvalidLayout { size, align });
+            return Err(Error::InvalidLayout { size, align });
         };
         // At least a 16-byte offset: the 8-byte one marks pool objects alone.
         let shift = shift_for(align).max(MIN_ARENA_SHIFT);
         let offset = 1usize << shift;
-        let total = arena_block(offset, size).ok_or(AllocError::InvalidLayout { size, align })?;
+        let total = arena_block(offset, size).ok_or(Error::InvalidLayout { size, align })?;
         let block = Layout::from_size_align(total, offset)
-            .map_err(|_| AllocError::InvalidLayout { size, align })?;
-        let start = self.arena.alloc_layout(block)?;
+            .map_err(|_| Error::InvalidLayout { size, align })?;
+        let start = self.arena.try_alloc_layout(block)?;
         let c = &self.arena_counters;
         c.allocations.set(c.allocations.get() + 1);
         c.requested.set(c.requested.get() + size as u64);
@@ -351,7 +369,7 @@ impl MorphContext {
     fn pool_for(&self, size: usize, offset: usize) -> Option<u8> {
         let g = size.checked_add(offset)?.div_ceil(GRANULE);
         match self.lut.get(g) {
-            Some(&c) if c != NOT_POOLED => (c as usize..self.config.classes().len())
+            Some(&c) if c != NOT_POOLED => (c as usize..self.config.size_classes().len())
                 .find(|&c| slot_align(self.pools[c].slot_size()) >= offset)
                 .and_then(|c| u8::try_from(c).ok()),
             _ => None,
@@ -375,7 +393,7 @@ impl MorphContext {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(0)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(0));
     /// // SAFETY: from this context, freed once, not used again.
     /// unsafe { ctx.free(p) };
     /// assert_eq!(ctx.stats().live_objects, 0);
@@ -490,7 +508,7 @@ impl MorphContext {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::array::<u8>(4).unwrap(), TypeTag(9)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::array::<u8>(4).unwrap(), TypeTag(9));
     /// // SAFETY: `p` is live and 4 bytes long.
     /// unsafe { p.as_ptr().copy_from(b"lox!".as_ptr(), 4) };
     /// // SAFETY: `p` is live and from this context; it is not used after.
@@ -502,11 +520,7 @@ impl MorphContext {
     /// assert_eq!(unsafe { std::slice::from_raw_parts(q.as_ptr(), 4) }, b"lox!");
     /// ```
     #[cfg_attr(feature = "debug-checks", track_caller)]
-    pub unsafe fn realloc(
-        &self,
-        ptr: NonNull<u8>,
-        new_size: usize,
-    ) -> Result<NonNull<u8>, AllocError> {
+    pub unsafe fn realloc(&self, ptr: NonNull<u8>, new_size: usize) -> Result<NonNull<u8>, Error> {
         #[cfg(feature = "debug-checks")]
         // SAFETY: forwarded from the caller.
         return unsafe { self.debug_realloc(ptr, new_size, std::panic::Location::caller()) };
@@ -523,7 +537,7 @@ impl MorphContext {
         &self,
         ptr: NonNull<u8>,
         new_size: usize,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         // SAFETY: the caller guarantees `ptr` is a live object of ours.
         let header_ptr = unsafe { ptr.as_ptr().sub(HEADER_SIZE).cast::<Header>() };
         // SAFETY: as above.
@@ -564,7 +578,7 @@ impl MorphContext {
             return Ok(ptr);
         }
         let layout = Layout::from_size_align(new_size, offset.min(MAX_ALIGN)).map_err(|_| {
-            AllocError::InvalidLayout {
+            Error::InvalidLayout {
                 size: new_size,
                 align: offset,
             }
@@ -591,7 +605,7 @@ impl MorphContext {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::new::<[u8; 300]>(), TypeTag(4)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::new::<[u8; 300]>(), TypeTag(4));
     /// // SAFETY: `p` is live and from this context.
     /// assert!(unsafe { ctx.header(p) }.is_arena());
     /// ```
@@ -611,7 +625,7 @@ impl MorphContext {
     /// # use morph_runtime::{Header, MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(1)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(1));
     /// // SAFETY: `p` is live and from this context.
     /// unsafe {
     ///     ctx.set_flags(p, Header::MARK, true);
@@ -627,17 +641,34 @@ impl MorphContext {
     }
 
     /// Moves `value` into the context with type tag `tag`; never dropped.
+    /// Panics if memory cannot be had.
     ///
     /// ```
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// let ctx = MorphContext::new();
-    /// let v = ctx.alloc_tagged((1u8, 2u16), TypeTag(5)).unwrap();
+    /// let v = ctx.alloc_tagged(1.5f64, TypeTag(5));
+    /// assert_eq!(*v, 1.5);
+    /// ```
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[track_caller]
+    pub fn alloc_tagged<T>(&self, value: T, tag: TypeTag) -> &mut T {
+        crate::typed::or_panic(self.alloc_with_tag(value, tag))
+    }
+
+    /// Moves `value` into the context with type tag `tag`, or returns why it
+    /// cannot.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// let v = ctx.alloc_tagged((1u8, 2u16), TypeTag(5));
     /// assert_eq!(*v, (1, 2));
     /// assert_eq!(ctx.stats().classes[0].stats.allocations, 1);
     /// ```
     #[inline(always)]
     #[cfg_attr(feature = "debug-checks", track_caller)]
-    pub fn alloc_tagged<T>(&self, value: T, tag: TypeTag) -> Result<&mut T, AllocError> {
+    pub fn try_alloc_tagged<T>(&self, value: T, tag: TypeTag) -> Result<&mut T, Error> {
         self.alloc_with_tag(value, tag)
     }
 
@@ -657,7 +688,7 @@ impl MorphContext {
     /// ```
     #[cfg_attr(feature = "debug-checks", track_caller)]
     pub fn boxed<T>(&self, value: T, tag: TypeTag) -> Result<MorphBox<'_, T>, Rejected<T>> {
-        match self.alloc_layout(Layout::new::<T>(), tag) {
+        match self.try_alloc_layout(Layout::new::<T>(), tag) {
             Ok(p) => {
                 let p = p.cast::<T>();
                 // SAFETY: fresh memory sized and aligned for `T`.
@@ -671,11 +702,157 @@ impl MorphContext {
 
     #[inline(always)]
     #[cfg_attr(feature = "debug-checks", track_caller)]
-    fn alloc_layout_tagged(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, AllocError> {
-        self.alloc_layout(layout, tag)
+    fn alloc_layout_tagged(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
+        self.try_alloc_layout(layout, tag)
     }
 
     crate::typed::typed_alloc_methods!(MorphContext, "MorphContext::new()");
+
+    /// Copies a string into the context with type tag `tag`; an empty string
+    /// allocates nothing. Panics if memory cannot be had.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert_eq!(ctx.alloc_str_tagged("fun", TypeTag(7)), "fun");
+    /// assert_eq!(ctx.stats().live_objects, 1);
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[track_caller]
+    pub fn alloc_str_tagged(&self, s: &str, tag: TypeTag) -> &mut str {
+        crate::typed::or_panic(self.str_tagged(s, tag))
+    }
+
+    /// As [`alloc_str_tagged`](Self::alloc_str_tagged), returning the error.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert_eq!(ctx.try_alloc_str_tagged("", TypeTag(7)).unwrap(), "");
+    /// assert_eq!(ctx.stats().live_objects, 0, "empty: nothing allocated");
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[cfg_attr(feature = "debug-checks", track_caller)]
+    pub fn try_alloc_str_tagged(&self, s: &str, tag: TypeTag) -> Result<&mut str, Error> {
+        self.str_tagged(s, tag)
+    }
+
+    /// Copies a slice into the context with type tag `tag`. Panics if memory
+    /// cannot be had.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// let s = ctx.alloc_slice_copy_tagged(&[1u32, 2], TypeTag(8));
+    /// // SAFETY: `s` is a live object of this context.
+    /// let h = unsafe { ctx.header(std::ptr::NonNull::from(&mut s[0]).cast()) };
+    /// assert_eq!((h.tag(), h.size()), (TypeTag(8), 8));
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[track_caller]
+    pub fn alloc_slice_copy_tagged<T: Copy>(&self, src: &[T], tag: TypeTag) -> &mut [T] {
+        crate::typed::or_panic(self.slice_copy_tagged(src, tag))
+    }
+
+    /// As [`alloc_slice_copy_tagged`](Self::alloc_slice_copy_tagged),
+    /// returning the error.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert!(ctx.try_alloc_slice_copy_tagged(&[0u8; 3], TypeTag(8)).is_ok());
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[cfg_attr(feature = "debug-checks", track_caller)]
+    pub fn try_alloc_slice_copy_tagged<T: Copy>(
+        &self,
+        src: &[T],
+        tag: TypeTag,
+    ) -> Result<&mut [T], Error> {
+        self.slice_copy_tagged(src, tag)
+    }
+
+    /// Clones a slice into the context with type tag `tag`. Panics if memory
+    /// cannot be had.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert_eq!(ctx.alloc_slice_clone_tagged(&[(1, 'a')], TypeTag(9)), &[(1, 'a')]);
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[track_caller]
+    pub fn alloc_slice_clone_tagged<T: Clone>(&self, src: &[T], tag: TypeTag) -> &mut [T] {
+        crate::typed::or_panic(self.slice_fill_tagged(src.len(), |i| src[i].clone(), tag))
+    }
+
+    /// As [`alloc_slice_clone_tagged`](Self::alloc_slice_clone_tagged),
+    /// returning the error.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert!(ctx.try_alloc_slice_clone_tagged(&[1u8], TypeTag(9)).is_ok());
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[cfg_attr(feature = "debug-checks", track_caller)]
+    pub fn try_alloc_slice_clone_tagged<T: Clone>(
+        &self,
+        src: &[T],
+        tag: TypeTag,
+    ) -> Result<&mut [T], Error> {
+        self.slice_fill_tagged(src.len(), |i| src[i].clone(), tag)
+    }
+
+    /// Allocates, with type tag `tag`, a slice holding what an iterator of
+    /// known length yields. Panics if memory cannot be had or the iterator
+    /// yields fewer items than its `len()` said.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// let ids = ctx.alloc_slice_fill_iter_tagged((0..4u16).rev(), TypeTag(10));
+    /// assert_eq!(ids, &[3, 2, 1, 0]);
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[track_caller]
+    pub fn alloc_slice_fill_iter_tagged<T, I>(&self, iter: I, tag: TypeTag) -> &mut [T]
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        crate::typed::or_panic(self.slice_iter_tagged(iter, tag))
+    }
+
+    /// As [`alloc_slice_fill_iter_tagged`](Self::alloc_slice_fill_iter_tagged),
+    /// returning the allocation error.
+    ///
+    /// ```
+    /// # use morph_runtime::{MorphContext, TypeTag};
+    /// let ctx = MorphContext::new();
+    /// assert!(ctx.try_alloc_slice_fill_iter_tagged(0..0u8, TypeTag(10)).unwrap().is_empty());
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    #[cfg_attr(feature = "debug-checks", track_caller)]
+    pub fn try_alloc_slice_fill_iter_tagged<T, I>(
+        &self,
+        iter: I,
+        tag: TypeTag,
+    ) -> Result<&mut [T], Error>
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        self.slice_iter_tagged(iter, tag)
+    }
 
     /// Frees every object at once. Every slab goes to the empty-slab cache
     /// (kept up to the retention limit, the rest given back to the system),
@@ -686,7 +863,7 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::MorphContext;
     /// let mut ctx = MorphContext::new();
-    /// for i in 0..1000u64 { ctx.alloc(i).unwrap(); }
+    /// for i in 0..1000u64 { ctx.alloc(i); }
     /// ctx.reset();
     /// let s = ctx.stats();
     /// assert_eq!((s.live_objects, s.classes[0].stats.peak_carved), (0, 1000));
@@ -711,13 +888,13 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::MorphContext;
     /// let ctx = MorphContext::new();
-    /// ctx.alloc_str("hello").unwrap();
+    /// ctx.alloc_str("hello");
     /// let s = ctx.stats();
     /// assert_eq!((s.live_objects, s.live_bytes, s.header_bytes), (1, 5, 8));
     /// assert_eq!(s.pools.slack_bytes, 16 - 8 - 5);
     /// ```
     pub fn stats(&self) -> ContextStats {
-        let n = self.config.classes().len();
+        let n = self.config.size_classes().len();
         // Live objects and their payload bytes per class, from the headers:
         // the fast paths keep neither.
         let mut live = [(0usize, 0usize); MAX_CLASSES];
@@ -746,7 +923,7 @@ impl MorphContext {
         let pools = PoolTotals {
             slabs: classes.iter().map(|r| r.stats.slabs).sum(),
             bytes_reserved: classes.iter().map(|r| r.stats.slabs).sum::<usize>()
-                * self.config.slab_bytes(),
+                * self.config.slab_size(),
             live_objects: pool_live_objects,
             live_payload_bytes: pool_live_payload,
             live_slot_bytes,
@@ -806,8 +983,8 @@ impl MorphContext {
     /// ```
     /// use morph_runtime::{Config, MorphContext, TypeTag};
     /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
-    /// ctx.alloc_tagged(1u64, TypeTag(1)).unwrap();
-    /// ctx.alloc_slice_copy(&[0u8; 500]).unwrap();
+    /// ctx.alloc_tagged(1u64, TypeTag(1));
+    /// ctx.alloc_slice_copy(&[0u8; 500]);
     /// let mut seen = Vec::new();
     /// ctx.for_each_object(|_, header| seen.push((header.size(), header.is_large())));
     /// seen.sort();
@@ -815,7 +992,7 @@ impl MorphContext {
     /// ```
     pub fn for_each_object(&mut self, mut f: impl FnMut(NonNull<u8>, Header)) {
         let mut bits = self.walk_bits.take();
-        for pool in &self.pools[..self.config.classes().len()] {
+        for pool in &self.pools[..self.config.size_classes().len()] {
             pool.for_each_live_slot(&mut bits, |slot| {
                 // SAFETY: a live slot of this context holds an object.
                 let (payload, header) = unsafe { object_in_slot(slot) };
@@ -845,9 +1022,9 @@ impl MorphContext {
     /// use morph_runtime::{Config, Header, MorphContext, TypeTag};
     /// use std::alloc::Layout;
     /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
-    /// let keep = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(1)).unwrap();
+    /// let keep = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(1));
     /// for _ in 0..100 {
-    ///     ctx.alloc_layout(Layout::new::<[u64; 3]>(), TypeTag(2)).unwrap();
+    ///     ctx.alloc_layout(Layout::new::<[u64; 3]>(), TypeTag(2));
     /// }
     /// // SAFETY: `keep` is a live object of `ctx`.
     /// unsafe { ctx.set_flags(keep, Header::MARK, true) };
@@ -877,7 +1054,7 @@ impl MorphContext {
                 unsafe { this.free(payload) };
             }
         };
-        for pool in &this.pools[..this.config.classes().len()] {
+        for pool in &this.pools[..this.config.size_classes().len()] {
             pool.for_each_live_slot(&mut bits, |slot| {
                 // SAFETY: a live slot of this context holds an object.
                 let (payload, header) = unsafe { object_in_slot(slot) };
@@ -898,7 +1075,7 @@ impl MorphContext {
     /// ```
     /// use morph_runtime::{Config, MorphContext};
     /// let mut ctx = MorphContext::with_config(Config::runtime()).unwrap();
-    /// for i in 0..10_000u64 { ctx.alloc(i).unwrap(); }
+    /// for i in 0..10_000u64 { ctx.alloc(i); }
     /// ctx.reset();
     /// assert!(ctx.stats().slabs.cached > 0);
     /// ctx.set_retain_empty(0);
@@ -906,7 +1083,27 @@ impl MorphContext {
     /// ```
     pub fn set_retain_empty(&mut self, bytes: usize) {
         self.slabs
-            .set_retain(bytes / self.config.slab_bytes(), self.arena.budget());
+            .set_retain(bytes / self.config.slab_size(), self.arena.budget());
+    }
+
+    /// Changes the byte budget (`None`: no limit) shared by the pools, the
+    /// arena and the large-object space, while the context is in use.
+    /// Memory already reserved stays; below it, every allocation that needs
+    /// a new slab, chunk or large block fails with
+    /// [`Error::BudgetExceeded`] until memory is given back.
+    ///
+    /// ```
+    /// use morph_runtime::{Error, MorphContext};
+    /// let ctx = MorphContext::new();
+    /// ctx.alloc(1u64);
+    /// ctx.set_budget(Some(ctx.stats().bytes_reserved));
+    /// let big = ctx.try_alloc_slice_copy(&[0u8; 100_000]);
+    /// assert!(matches!(big, Err(Error::BudgetExceeded { .. })));
+    /// ctx.set_budget(None);
+    /// assert_eq!(ctx.stats().budget, None);
+    /// ```
+    pub fn set_budget(&self, limit: Option<usize>) {
+        self.arena.budget().set_limit(limit);
     }
 
     /// The statistics as pretty-printed JSON (feature `serde`).
@@ -914,7 +1111,7 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::MorphContext;
     /// let ctx = MorphContext::new();
-    /// ctx.alloc(1u64).unwrap();
+    /// ctx.alloc(1u64);
     /// let v: serde_json::Value = serde_json::from_str(&ctx.report_json()).unwrap();
     /// assert_eq!(v["live_objects"], 1);
     /// assert_eq!(v["routing"], "pools-and-arena");
@@ -930,7 +1127,7 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::MorphContext;
     /// let ctx = MorphContext::new();
-    /// let x = ctx.alloc(1u32).unwrap();
+    /// let x = ctx.alloc(1u32);
     /// assert!(ctx.owns(x as *const u32 as *const u8));
     /// assert!(!ctx.owns(&0u8));
     /// ```
@@ -1005,7 +1202,7 @@ impl MorphContext {
         layout: Layout,
         tag: TypeTag,
         site: &'static std::panic::Location<'static>,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         let p = self.alloc_unchecked(layout, tag)?;
         self.debug_record(p, layout.size(), tag, site);
         Ok(p)
@@ -1075,16 +1272,13 @@ impl MorphContext {
         ptr: NonNull<u8>,
         new_size: usize,
         site: &'static std::panic::Location<'static>,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         let address = ptr.as_ptr() as usize;
         let known = self.debug.borrow().lookup(address);
         let Some(object) = known else {
             // Record the misuse exactly as a free would, and refuse.
             self.debug.borrow_mut().on_free(address);
-            return Err(AllocError::InvalidLayout {
-                size: new_size,
-                align: 0,
-            });
+            return Err(Error::ForeignPointer { address });
         };
         self.debug_check_canary(ptr, object);
         // SAFETY: forwarded from the caller; `ptr` is live.

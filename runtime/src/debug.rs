@@ -64,7 +64,7 @@ pub enum ViolationKind {
 /// use morph_runtime::{debug::ViolationKind, MorphContext, TypeTag};
 /// use std::alloc::Layout;
 /// let ctx = MorphContext::new();
-/// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(4)).unwrap();
+/// let p = ctx.alloc_layout(Layout::new::<u32>(), TypeTag(4));
 /// // SAFETY: the second free is the bug being caught; the checks refuse it.
 /// unsafe {
 ///     ctx.free(p);
@@ -113,7 +113,7 @@ impl fmt::Display for Violation {
 /// # #[cfg(feature = "debug-checks")] {
 /// use morph_runtime::{MorphContext, TypeTag};
 /// let ctx = MorphContext::new();
-/// ctx.alloc_tagged(1u64, TypeTag(9)).unwrap();
+/// ctx.alloc_tagged(1u64, TypeTag(9));
 /// let report = ctx.leak_report();
 /// assert_eq!(report.live_objects(), 1);
 /// assert!(report.to_string().contains("type tag 9: 1 object(s), 8 bytes"));

@@ -71,7 +71,7 @@ impl TypeTag {
 /// use morph_runtime::{MorphContext, TypeTag};
 /// use std::alloc::Layout;
 /// let ctx = MorphContext::new();
-/// let n = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(3)).unwrap();
+/// let n = ctx.alloc_layout(Layout::new::<u64>(), TypeTag(3));
 /// // SAFETY: `n` came from this context's `alloc_layout` and is live.
 /// let h = unsafe { ctx.header(n) };
 /// assert_eq!(h.size(), 8);
@@ -108,7 +108,7 @@ impl Header {
     /// ```
     /// use morph_runtime::{Header, MorphContext};
     /// let ctx = MorphContext::new();
-    /// ctx.alloc(1u64).unwrap();
+    /// ctx.alloc(1u64);
     /// assert_eq!(ctx.stats().header_bytes, Header::SIZE);
     /// ```
     pub const SIZE: usize = HEADER_SIZE;
@@ -164,7 +164,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert_eq!(h.size(), 20);
@@ -180,7 +180,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert_eq!(h.tag(), TypeTag(6));
@@ -196,7 +196,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// // 16 + 20 bytes, 16-aligned: the 48-byte class (the 40-byte one's
@@ -218,7 +218,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert!(!h.is_arena());
@@ -235,7 +235,7 @@ impl Header {
     /// # use morph_runtime::{Config, MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::with_config(Config::runtime()).unwrap();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(1000, 8).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(1000, 8).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert!(h.is_large() && !h.is_arena() && h.class().is_none());
@@ -251,7 +251,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert_eq!(h.flags(), 0);
@@ -267,7 +267,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert!(!h.is_marked());
@@ -284,7 +284,7 @@ impl Header {
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// # use std::alloc::Layout;
     /// let ctx = MorphContext::new();
-    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6)).unwrap();
+    /// let p = ctx.alloc_layout(Layout::from_size_align(20, 16).unwrap(), TypeTag(6));
     /// // SAFETY: `p` came from this context's `alloc_layout` and is live.
     /// let h = unsafe { ctx.header(p) };
     /// assert_eq!(h.payload_offset(), 16);

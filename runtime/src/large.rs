@@ -18,7 +18,7 @@
 //! other object.
 
 use crate::budget::Budget;
-use crate::error::AllocError;
+use crate::error::Error;
 use crate::header::{shift_for, Header, TypeTag, HEADER_SIZE, LARGE_CLASS};
 use std::alloc::{self, Layout};
 use std::cell::Cell;
@@ -52,7 +52,7 @@ fn block_align(offset: usize) -> usize {
 /// ```
 /// use morph_runtime::{Config, MorphContext};
 /// let ctx = MorphContext::with_config(Config::runtime()).unwrap();
-/// let big = ctx.alloc_slice_copy(&[7u8; 1000]).unwrap();
+/// let big = ctx.alloc_slice_copy(&[7u8; 1000]);
 /// let s = ctx.stats().large;
 /// assert_eq!((s.live_objects, s.live_payload_bytes, s.allocations), (1, 1000, 1));
 /// # let _ = big;
@@ -113,9 +113,9 @@ impl LargeSpace {
         layout: Layout,
         tag: TypeTag,
         budget: &Budget,
-    ) -> Result<NonNull<u8>, AllocError> {
+    ) -> Result<NonNull<u8>, Error> {
         let (size, align) = (layout.size(), layout.align());
-        let invalid = AllocError::InvalidLayout { size, align };
+        let invalid = Error::InvalidLayout { size, align };
         // The header holds the size in 32 bits.
         let size32 = u32::try_from(size).map_err(|_| invalid)?;
         let offset = payload_offset(align);
@@ -127,7 +127,7 @@ impl LargeSpace {
         // SAFETY: the layout has a non-zero size (at least the offset).
         let Some(start) = NonNull::new(unsafe { alloc::alloc(block) }) else {
             budget.release(block.size());
-            return Err(AllocError::OutOfMemory {
+            return Err(Error::OutOfMemory {
                 requested: block.size(),
             });
         };
@@ -311,7 +311,7 @@ mod tests {
         let huge = Layout::from_size_align(1 << 32, 8).unwrap();
         assert!(matches!(
             space.alloc(huge, TypeTag(0), &budget),
-            Err(AllocError::InvalidLayout { .. })
+            Err(Error::InvalidLayout { .. })
         ));
         assert_eq!(budget.reserved(), 0);
     }

@@ -37,7 +37,7 @@
 //!   `serde::Serialize`, and `MorphContext::report_json` renders them.
 //! - A C ABI lives in the crate `morph-capi` (static and shared library, C
 //!   header): fixed pools, arenas and contexts.
-//! - No allocation failure aborts or panics: each is an [`AllocError`].
+//! - No allocation failure aborts or panics: each is an [`Error`].
 //!
 //! ```
 //! use morph_runtime::{MorphContext, TypeTag};
@@ -47,8 +47,8 @@
 //! struct Node<'a> { value: f64, next: Option<&'a Node<'a>> }
 //!
 //! let ctx = MorphContext::new();
-//! let a = ctx.alloc_tagged(Node { value: 1.0, next: None }, NODE).unwrap();
-//! let b = ctx.alloc_tagged(Node { value: 2.0, next: Some(a) }, NODE).unwrap();
+//! let a = ctx.alloc_tagged(Node { value: 1.0, next: None }, NODE);
+//! let b = ctx.alloc_tagged(Node { value: 2.0, next: Some(a) }, NODE);
 //! assert_eq!(b.next.unwrap().value, 1.0);
 //! let s = ctx.stats();
 //! assert_eq!(s.live_objects, 2);
@@ -84,7 +84,7 @@ pub use arena::{Arena, ArenaMark};
 pub use boxed::{MorphBox, Rejected};
 pub use config::{Config, LargeObjects, Routing};
 pub use context::MorphContext;
-pub use error::{AllocError, ConfigError, RewindError};
+pub use error::{ConfigError, Error, RewindError};
 pub use header::{Header, TypeTag};
 pub use size_class::SizeClasses;
 pub use slab::SlabPool;

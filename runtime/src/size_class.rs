@@ -52,7 +52,7 @@ impl SizeClasses {
     /// ```
     /// use morph_runtime::{Header, MorphContext, SizeClasses};
     /// let ctx = MorphContext::new();
-    /// ctx.alloc([0u8; SizeClasses::MAX_SMALL - Header::SIZE]).unwrap();
+    /// ctx.alloc([0u8; SizeClasses::MAX_SMALL - Header::SIZE]);
     /// assert_eq!(ctx.stats().pools.live_objects, 1);
     /// ```
     pub const MAX_SMALL: usize = MAX_SMALL;
@@ -135,23 +135,19 @@ impl SizeClasses {
     /// ```
     pub fn new(sizes: &[usize]) -> Result<SizeClasses, ConfigError> {
         if sizes.len() > MAX_CLASSES {
-            return Err(ConfigError::new(format!(
-                "at most {MAX_CLASSES} size classes, got {}",
-                sizes.len()
-            )));
+            return Err(ConfigError::TooManyClasses { count: sizes.len() });
         }
         let mut table = SizeClasses::none();
         let mut prev = 0;
         for (i, &s) in sizes.iter().enumerate() {
             if s < 16 || s % GRANULE != 0 || s > MAX_SMALL {
-                return Err(ConfigError::new(format!(
-                    "size class {s} must be a multiple of {GRANULE} from 16 to {MAX_SMALL}"
-                )));
+                return Err(ConfigError::ClassSize { size: s });
             }
             if s <= prev {
-                return Err(ConfigError::new(format!(
-                    "size classes must increase: {s} follows {prev}"
-                )));
+                return Err(ConfigError::ClassOrder {
+                    size: s,
+                    previous: prev,
+                });
             }
             prev = s;
             // `s <= MAX_SMALL` was checked just above.

@@ -41,7 +41,7 @@
 //! empty) leave the inlined path.
 
 use crate::budget::Budget;
-use crate::error::{AllocError, ConfigError};
+use crate::error::{ConfigError, Error};
 use crate::os;
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -222,7 +222,7 @@ impl SlabCache {
 
     /// An empty slab for a class: from the cache, else from the system
     /// (charged to `budget`).
-    fn take(&self, budget: &Budget) -> Result<*mut SlabHeader, AllocError> {
+    fn take(&self, budget: &Budget) -> Result<*mut SlabHeader, Error> {
         let head = self.empty.get();
         let slab = if !head.is_null() {
             // SAFETY: cached slabs are live, with headers we wrote.
@@ -234,7 +234,7 @@ impl SlabCache {
             budget.reserve(self.slab_size)?;
             let Some(base) = os::alloc_aligned(self.slab_size) else {
                 budget.release(self.slab_size);
-                return Err(AllocError::OutOfMemory {
+                return Err(Error::OutOfMemory {
                     requested: self.slab_size,
                 });
             };
@@ -339,7 +339,7 @@ pub(crate) enum Miss {
     /// belongs to the arena or the large-object space.
     NotPooled,
     /// The budget or the system refused a slab.
-    Refused(AllocError),
+    Refused(Error),
 }
 
 /// One size class: the current slab's free list and uncarved tail, its
@@ -920,14 +920,14 @@ pub(crate) fn validate_slab(
     granule: usize,
 ) -> Result<(), ConfigError> {
     if !slab_size.is_power_of_two() || !(MIN_SLAB_SIZE..=MAX_SLAB_SIZE).contains(&slab_size) {
-        return Err(ConfigError::new(format!(
-            "slab size {slab_size} must be a power of two from {MIN_SLAB_SIZE} to {MAX_SLAB_SIZE}"
-        )));
+        return Err(ConfigError::SlabSize { bytes: slab_size });
     }
     if slot_size < 16 || slot_size % granule != 0 || slot_size > slab_size - SLAB_DATA_OFFSET {
-        return Err(ConfigError::new(format!(
-            "slot size {slot_size} must be a multiple of {granule} (at least 16) that fits in a {slab_size}-byte slab"
-        )));
+        return Err(ConfigError::SlotSize {
+            slot: slot_size,
+            granule,
+            slab: slab_size,
+        });
     }
     Ok(())
 }
@@ -1020,19 +1020,21 @@ impl SlabPool {
     /// // SAFETY: each object came from `pool` and is freed once.
     /// for p in objects { unsafe { pool.free(p) } }
     /// ```
-    pub fn for_layout(layout: Layout) -> Result<SlabPool, ConfigError> {
+    pub fn for_layout(layout: Layout) -> Result<SlabPool, Error> {
         let (size, align) = (layout.size(), layout.align());
         if align > Self::MAX_ALIGN {
-            return Err(ConfigError::new(format!(
-                "alignment {align} is above the {} a slab pool serves",
-                Self::MAX_ALIGN
-            )));
+            return Err(ConfigError::Alignment {
+                align,
+                min: 1,
+                max: Self::MAX_ALIGN,
+            }
+            .into());
         }
         let slot = size
             .max(16)
             .checked_next_multiple_of(align.max(16))
             .filter(|&s| s <= (MAX_SLAB_SIZE - SLAB_DATA_OFFSET) / 16)
-            .ok_or_else(|| ConfigError::new(format!("object size {size} is too large")))?;
+            .ok_or(ConfigError::ObjectSize { size })?;
         let slab = (slot * 16 + SLAB_DATA_OFFSET)
             .next_power_of_two()
             .max(DEFAULT_SLAB_SIZE);
@@ -1047,7 +1049,7 @@ impl SlabPool {
     /// assert!(SlabPool::new(48).is_ok());
     /// assert!(SlabPool::new(20).is_err());
     /// ```
-    pub fn new(slot_size: usize) -> Result<SlabPool, ConfigError> {
+    pub fn new(slot_size: usize) -> Result<SlabPool, Error> {
         Self::with_slab_size(slot_size, DEFAULT_SLAB_SIZE)
     }
 
@@ -1059,13 +1061,13 @@ impl SlabPool {
     /// p.alloc().unwrap();
     /// assert_eq!(p.stats().slots, (4096 - 256) / 64);
     /// ```
-    pub fn with_slab_size(slot_size: usize, slab_size: usize) -> Result<SlabPool, ConfigError> {
+    pub fn with_slab_size(slot_size: usize, slab_size: usize) -> Result<SlabPool, Error> {
         // Standalone pools promise 16-aligned slots, so sizes are multiples
         // of 16; a context's classes may be multiples of 8.
         validate_slab(slab_size, slot_size, 16)?;
         let slots = (slab_size - SLAB_DATA_OFFSET) / slot_size;
         let walk_bits = crate::fallible::try_vec_from_fn(slots.div_ceil(64), |_| 0u64)
-            .map_err(ConfigError::refused)?;
+            .map_err(crate::error::refused)?;
         Ok(SlabPool {
             pool: ClassPool::new(slot_size, slab_size),
             cache: SlabCache::new(slab_size, STANDALONE_RETAIN),
@@ -1084,7 +1086,7 @@ impl SlabPool {
     /// assert_eq!(slot.as_ptr() as usize % 16, 0);
     /// ```
     #[inline(always)]
-    pub fn alloc(&self) -> Result<NonNull<u8>, AllocError> {
+    pub fn alloc(&self) -> Result<NonNull<u8>, Error> {
         if let Some(slot) = self.pool.alloc_slot() {
             return Ok(slot);
         }
@@ -1093,7 +1095,7 @@ impl SlabPool {
             .map_err(|miss| match miss {
                 Miss::Refused(e) => e,
                 // A standalone pool always has a slot size.
-                Miss::NotPooled => AllocError::InvalidLayout {
+                Miss::NotPooled => Error::InvalidLayout {
                     size: self.pool.slot_size(),
                     align: 16,
                 },

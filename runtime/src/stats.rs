@@ -7,7 +7,7 @@
 //! ```
 //! use morph_runtime::{stats::ContextStats, MorphContext};
 //! let ctx = MorphContext::new();
-//! ctx.alloc(7u64).unwrap();
+//! ctx.alloc(7u64);
 //! let s: ContextStats = ctx.stats();
 //! assert_eq!((s.live_objects, s.live_bytes, s.header_bytes), (1, 8, 8));
 //! ```
@@ -25,7 +25,7 @@ pub use crate::slab::{ClassStats, SlabCacheStats};
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
-/// ctx.alloc([0u8; 12]).unwrap(); // 8 + 12 = 20 bytes: the 24-byte class
+/// ctx.alloc([0u8; 12]); // 8 + 12 = 20 bytes: the 24-byte class
 /// let c = &ctx.stats().classes[1];
 /// assert_eq!((c.stats.slot_size, c.live_payload_bytes, c.slack_bytes), (24, 12, 4));
 /// assert_eq!(c.peak_slot_bytes, 24);
@@ -74,7 +74,7 @@ impl ClassReport {
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
-/// ctx.alloc(0u64).unwrap();
+/// ctx.alloc(0u64);
 /// let p = ctx.stats().pools;
 /// assert_eq!((p.slabs, p.live_objects, p.live_slot_bytes), (1, 1, 16));
 /// ```
@@ -106,7 +106,7 @@ pub struct PoolTotals {
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
-/// ctx.alloc([0u8; 1000]).unwrap();
+/// ctx.alloc([0u8; 1000]);
 /// let a = ctx.stats().arena;
 /// assert_eq!((a.live_objects, a.live_payload_bytes), (1, 1000));
 /// assert_eq!(a.chunks.chunks, 1);
@@ -146,8 +146,8 @@ pub struct ArenaObjects {
 /// ```
 /// use morph_runtime::MorphContext;
 /// let ctx = MorphContext::new();
-/// ctx.alloc(1u32).unwrap();
-/// ctx.alloc([0u8; 400]).unwrap();
+/// ctx.alloc(1u32);
+/// ctx.alloc([0u8; 400]);
 /// let s = ctx.stats();
 /// assert_eq!(s.allocations, 2);
 /// assert_eq!(s.live_bytes, 404);

@@ -2,51 +2,126 @@
 //! [`MorphContext`](crate::MorphContext), generated as inherent methods so
 //! that no trait import is needed.
 //!
-//! Each type provides a private `alloc_layout_tagged(&self, Layout, TypeTag)`;
-//! the macro builds on it. Every helper refuses, at compile time, a type that
+//! Each helper comes as a pair: `try_x` returns the [`Error`], `x` panics
+//! with it (as `Box::new` and `Vec::push` do when memory runs out). Each type
+//! provides a private `alloc_layout_tagged(&self, Layout, TypeTag)`; the
+//! macro builds on it. Every helper refuses, at compile time, a type that
 //! needs `Drop`: such values would never be dropped, and silently leaking the
-//! heap memory they own is the bug these helpers exist to rule out.
+//! heap memory they own is the bug these helpers exist to rule out. An empty
+//! slice or string allocates nothing.
 
-use crate::error::AllocError;
+use crate::error::Error;
 use std::alloc::Layout;
 
 /// The layout of `[T; len]`, or an `InvalidLayout` error on overflow.
-pub(crate) fn array_layout<T>(len: usize) -> Result<Layout, AllocError> {
-    Layout::array::<T>(len).map_err(|_| AllocError::InvalidLayout {
+pub(crate) fn array_layout<T>(len: usize) -> Result<Layout, Error> {
+    Layout::array::<T>(len).map_err(|_| Error::InvalidLayout {
         size: len.saturating_mul(std::mem::size_of::<T>()),
         align: std::mem::align_of::<T>(),
     })
+}
+
+/// The panic of the infallible helpers; out of line so that their fast
+/// paths stay small.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn alloc_failed(e: Error) -> ! {
+    panic!("morph: allocation failed: {e}")
+}
+
+/// Unwraps a fallible helper's result, panicking with the error.
+#[inline(always)]
+#[track_caller]
+pub(crate) fn or_panic<T>(r: Result<T, Error>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => alloc_failed(e),
+    }
+}
+
+/// The compile-time refusal of types that need `Drop`.
+pub(crate) struct NoDrop<T>(std::marker::PhantomData<T>);
+
+impl<T> NoDrop<T> {
+    pub(crate) const CHECK: () = assert!(
+        !std::mem::needs_drop::<T>(),
+        "this allocator never runs Drop; use a boxed owner for types that need it"
+    );
 }
 
 macro_rules! typed_alloc_methods {
     ($ty:ident, $ctor:literal) => {
         #[doc = concat!("Moves `value` into the ", stringify!($ty), " and returns a reference that lives as long as it.")]
         ///
-        /// The value is never dropped; a `T` that needs `Drop` does not compile.
+        /// The value is never dropped; a `T` that needs `Drop` does not
+        /// compile. Panics if memory cannot be had (see
+        /// [`try_alloc`](Self::try_alloc)).
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// let n = a.alloc(5u32).unwrap();
+        /// let n = a.alloc(5u32);
         /// *n += 1;
         /// assert_eq!(*n, 6);
         /// ```
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc<T>(&self, value: T) -> &mut T {
+            $crate::typed::or_panic(self.alloc_with_tag(value, $crate::TypeTag::UNTAGGED))
+        }
+
+        #[doc = concat!("Moves `value` into the ", stringify!($ty), ", or returns why it cannot.")]
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// let n = a.alloc(5u32);
+        /// assert_eq!(*n, 5);
+        /// ```
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         #[cfg_attr(feature = "debug-checks", track_caller)]
-        pub fn alloc<T>(&self, value: T) -> Result<&mut T, $crate::AllocError> {
+        pub fn try_alloc<T>(&self, value: T) -> Result<&mut T, $crate::Error> {
             self.alloc_with_tag(value, $crate::TypeTag::UNTAGGED)
+        }
+
+        /// Builds a value in place from `f`: the value is written straight
+        /// into its memory, so a large value is not first made on the stack
+        /// and copied (when the compiler inlines `f`). Panics if memory
+        /// cannot be had.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// let table = a.alloc_with(|| [7u64; 4096]);
+        /// assert_eq!(table[4095], 7);
+        /// ```
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_with<T, F: FnOnce() -> T>(&self, f: F) -> &mut T {
+            $crate::typed::or_panic(self.alloc_with_fn_tag(f, $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_with`](Self::alloc_with), returning the error instead of
+        /// panicking; `f` is not called when memory cannot be had.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert_eq!(a.alloc_with(|| 3u8), &3);
+        /// ```
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        pub fn try_alloc_with<T, F: FnOnce() -> T>(&self, f: F) -> Result<&mut T, $crate::Error> {
+            self.alloc_with_fn_tag(f, $crate::TypeTag::UNTAGGED)
         }
 
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         #[cfg_attr(feature = "debug-checks", track_caller)]
-        fn alloc_with_tag<T>(&self, value: T, tag: $crate::TypeTag) -> Result<&mut T, $crate::AllocError> {
-            const {
-                assert!(
-                    !std::mem::needs_drop::<T>(),
-                    "this allocator never runs Drop; use a boxed owner for types that need it"
-                )
-            };
+        fn alloc_with_tag<T>(&self, value: T, tag: $crate::TypeTag) -> Result<&mut T, $crate::Error> {
+            #[allow(clippy::let_unit_value)]
+            let () = $crate::typed::NoDrop::<T>::CHECK;
             let p = self
                 .alloc_layout_tagged(std::alloc::Layout::new::<T>(), tag)?
                 .cast::<T>();
@@ -58,22 +133,60 @@ macro_rules! typed_alloc_methods {
             }
         }
 
-        #[doc = concat!("Copies a slice into the ", stringify!($ty), ".")]
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        fn alloc_with_fn_tag<T, F: FnOnce() -> T>(&self, f: F, tag: $crate::TypeTag) -> Result<&mut T, $crate::Error> {
+            #[allow(clippy::let_unit_value)]
+            let () = $crate::typed::NoDrop::<T>::CHECK;
+            let p = self
+                .alloc_layout_tagged(std::alloc::Layout::new::<T>(), tag)?
+                .cast::<T>();
+            // SAFETY: as in `alloc_with_tag`; if `f` panics the memory stays
+            // allocated and uninitialised, which is never read.
+            unsafe {
+                p.as_ptr().write(f());
+                Ok(&mut *p.as_ptr())
+            }
+        }
+
+        #[doc = concat!("Copies a slice into the ", stringify!($ty), ". An empty slice allocates nothing. Panics if memory cannot be had.")]
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// let s = a.alloc_slice_copy(&[1, 2, 3]).unwrap();
+        /// let s = a.alloc_slice_copy(&[1, 2, 3]);
         /// s[0] = 9;
         /// assert_eq!(s, &[9, 2, 3]);
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
+            $crate::typed::or_panic(self.slice_copy_tagged(src, $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_slice_copy`](Self::alloc_slice_copy), returning the error.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert_eq!(a.alloc_slice_copy(&[1u8, 2]), &[1, 2]);
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         #[cfg_attr(feature = "debug-checks", track_caller)]
-        pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], $crate::AllocError> {
+        pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T], $crate::Error> {
+            self.slice_copy_tagged(src, $crate::TypeTag::UNTAGGED)
+        }
+
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        fn slice_copy_tagged<T: Copy>(&self, src: &[T], tag: $crate::TypeTag) -> Result<&mut [T], $crate::Error> {
+            if src.is_empty() {
+                return Ok(&mut []);
+            }
             let layout = $crate::typed::array_layout::<T>(src.len())?;
-            let p = self
-                .alloc_layout_tagged(layout, $crate::TypeTag::UNTAGGED)?
-                .cast::<T>();
+            let p = self.alloc_layout_tagged(layout, tag)?.cast::<T>();
             // SAFETY: `p` is fresh memory for `src.len()` values of `T`, which
             // cannot overlap `src`; `T: Copy` so a bitwise copy is a valid copy.
             unsafe {
@@ -82,48 +195,178 @@ macro_rules! typed_alloc_methods {
             }
         }
 
-        #[doc = concat!("Copies a string into the ", stringify!($ty), ".")]
+        #[doc = concat!("Clones each element of a slice into the ", stringify!($ty), ". Panics if memory cannot be had.")]
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// assert_eq!(a.alloc_str("while").unwrap(), "while");
+        /// #[derive(Clone, Debug, PartialEq)]
+        /// struct Span { lo: u32, hi: u32 }
+        /// let s = a.alloc_slice_clone(&[Span { lo: 0, hi: 4 }]);
+        /// assert_eq!(s[0].hi, 4);
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> &mut [T] {
+            $crate::typed::or_panic(self.slice_fill_tagged(src.len(), |i| src[i].clone(), $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_slice_clone`](Self::alloc_slice_clone), returning the error.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert!(a.try_alloc_slice_clone::<u8>(&[]).unwrap().is_empty());
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         #[cfg_attr(feature = "debug-checks", track_caller)]
-        pub fn alloc_str(&self, s: &str) -> Result<&mut str, $crate::AllocError> {
-            let bytes = self.alloc_slice_copy(s.as_bytes())?;
+        pub fn try_alloc_slice_clone<T: Clone>(&self, src: &[T]) -> Result<&mut [T], $crate::Error> {
+            self.slice_fill_tagged(src.len(), |i| src[i].clone(), $crate::TypeTag::UNTAGGED)
+        }
+
+        #[doc = concat!("Copies a string into the ", stringify!($ty), ". An empty string allocates nothing. Panics if memory cannot be had.")]
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert_eq!(a.alloc_str("while"), "while");
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_str(&self, s: &str) -> &mut str {
+            $crate::typed::or_panic(self.str_tagged(s, $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_str`](Self::alloc_str), returning the error.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert_eq!(a.alloc_str(""), "");
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        pub fn try_alloc_str(&self, s: &str) -> Result<&mut str, $crate::Error> {
+            self.str_tagged(s, $crate::TypeTag::UNTAGGED)
+        }
+
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        fn str_tagged(&self, s: &str, tag: $crate::TypeTag) -> Result<&mut str, $crate::Error> {
+            let bytes = self.slice_copy_tagged(s.as_bytes(), tag)?;
             // SAFETY: a byte-for-byte copy of a `str` is valid UTF-8.
             Ok(unsafe { std::str::from_utf8_unchecked_mut(bytes) })
         }
 
-        /// Allocates a slice of `len` values, the `i`-th being `f(i)`.
+        /// Allocates a slice of `len` values, the `i`-th being `f(i)`. Panics
+        /// if memory cannot be had.
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// let squares = a.alloc_slice_fill_with(4, |i| i * i).unwrap();
+        /// let squares = a.alloc_slice_fill_with(4, |i| i * i);
         /// assert_eq!(squares, &[0, 1, 4, 9]);
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_slice_fill_with<T, F: FnMut(usize) -> T>(&self, len: usize, f: F) -> &mut [T] {
+            $crate::typed::or_panic(self.slice_fill_tagged(len, f, $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_slice_fill_with`](Self::alloc_slice_fill_with),
+        /// returning the error.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert!(a.try_alloc_slice_fill_with(usize::MAX, |i| i).is_err());
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
         #[cfg_attr(feature = "debug-checks", track_caller)]
-        pub fn alloc_slice_fill_with<T, F: FnMut(usize) -> T>(
+        pub fn try_alloc_slice_fill_with<T, F: FnMut(usize) -> T>(
+            &self,
+            len: usize,
+            f: F,
+        ) -> Result<&mut [T], $crate::Error> {
+            self.slice_fill_tagged(len, f, $crate::TypeTag::UNTAGGED)
+        }
+
+        /// Allocates a slice holding what an iterator of known length yields.
+        /// Panics if memory cannot be had, or if the iterator yields fewer
+        /// items than its `len()` said.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// let doubled = a.alloc_slice_fill_iter([1, 2, 3].iter().map(|x| x * 2));
+        /// assert_eq!(doubled, &[2, 4, 6]);
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[track_caller]
+        pub fn alloc_slice_fill_iter<T, I>(&self, iter: I) -> &mut [T]
+        where
+            I: IntoIterator<Item = T>,
+            I::IntoIter: ExactSizeIterator,
+        {
+            $crate::typed::or_panic(self.slice_iter_tagged(iter, $crate::TypeTag::UNTAGGED))
+        }
+
+        /// As [`alloc_slice_fill_iter`](Self::alloc_slice_fill_iter),
+        /// returning the allocation error.
+        ///
+        /// ```
+        #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
+        /// assert_eq!(a.try_alloc_slice_fill_iter(0..3u8).unwrap(), &[0, 1, 2]);
+        /// ```
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        pub fn try_alloc_slice_fill_iter<T, I>(&self, iter: I) -> Result<&mut [T], $crate::Error>
+        where
+            I: IntoIterator<Item = T>,
+            I::IntoIter: ExactSizeIterator,
+        {
+            self.slice_iter_tagged(iter, $crate::TypeTag::UNTAGGED)
+        }
+
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        fn slice_iter_tagged<T, I>(&self, iter: I, tag: $crate::TypeTag) -> Result<&mut [T], $crate::Error>
+        where
+            I: IntoIterator<Item = T>,
+            I::IntoIter: ExactSizeIterator,
+        {
+            let mut iter = iter.into_iter();
+            let len = iter.len();
+            self.slice_fill_tagged(
+                len,
+                |_| iter.next().expect("the iterator yielded fewer items than its len()"),
+                tag,
+            )
+        }
+
+        #[inline]
+        #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+        #[cfg_attr(feature = "debug-checks", track_caller)]
+        fn slice_fill_tagged<T, F: FnMut(usize) -> T>(
             &self,
             len: usize,
             mut f: F,
-        ) -> Result<&mut [T], $crate::AllocError> {
-            const {
-                assert!(
-                    !std::mem::needs_drop::<T>(),
-                    "this allocator never runs Drop; use a boxed owner for types that need it"
-                )
-            };
+            tag: $crate::TypeTag,
+        ) -> Result<&mut [T], $crate::Error> {
+            #[allow(clippy::let_unit_value)]
+            let () = $crate::typed::NoDrop::<T>::CHECK;
+            if len == 0 {
+                return Ok(&mut []);
+            }
             let layout = $crate::typed::array_layout::<T>(len)?;
-            let p = self
-                .alloc_layout_tagged(layout, $crate::TypeTag::UNTAGGED)?
-                .cast::<T>();
+            let p = self.alloc_layout_tagged(layout, tag)?.cast::<T>();
             for i in 0..len {
                 // SAFETY: `i < len` and the memory holds `len` values of `T`.
+                // If `f` panics, the values written so far are never read
+                // and need no drop (`T` has no `Drop`).
                 unsafe { p.as_ptr().add(i).write(f(i)) };
             }
             // SAFETY: all `len` values were written just above.

@@ -399,7 +399,7 @@ impl ObjHeap for MorphHeap<'_> {
     #[inline]
     fn alloc(&self, size: usize, kind: Kind) -> Option<NonNull<u8>> {
         let layout = Layout::from_size_align(size, 8).ok()?;
-        self.ctx.alloc_layout(layout, TypeTag(kind as u16)).ok()
+        self.ctx.try_alloc_layout(layout, TypeTag(kind as u16)).ok()
     }
 
     /// # Safety

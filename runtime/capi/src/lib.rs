@@ -428,7 +428,7 @@ pub unsafe extern "C" fn mp_arena_alloc(
         }
         std::alloc::Layout::from_size_align(size, align)
             .ok()
-            .and_then(|l| arena.arena.alloc_layout(l).ok())
+            .and_then(|l| arena.arena.try_alloc_layout(l).ok())
             .map_or(ptr::null_mut(), |p| p.as_ptr().cast())
     })
 }
@@ -551,7 +551,7 @@ pub extern "C" fn morph_context_create(preset: c_int) -> *mut MorphContextHandle
         let config = match preset {
             MORPH_PRESET_COMPILER => Config::compiler(),
             MORPH_PRESET_ARENA_ONLY => Config::arena_only(),
-            MORPH_PRESET_FINE => Config::compiler().size_classes(SizeClasses::fine()),
+            MORPH_PRESET_FINE => Config::compiler().with_size_classes(SizeClasses::fine()),
             _ => return ptr::null_mut(),
         };
         match config.build() {
@@ -594,7 +594,7 @@ pub unsafe extern "C" fn morph_alloc(
         if h.live.borrow_mut().try_reserve(1).is_err() {
             return ptr::null_mut();
         }
-        match h.ctx.alloc_layout(layout, TypeTag(tag)) {
+        match h.ctx.try_alloc_layout(layout, TypeTag(tag)) {
             Ok(p) => {
                 h.live.borrow_mut().insert(p.as_ptr() as usize);
                 p.as_ptr().cast()

@@ -14,7 +14,7 @@ use std::ops::{Deref, DerefMut};
 /// let pool = ArenaPool::new(2);
 /// for file in ["a.lox", "b.lox"] {
 ///     let arena = pool.acquire();
-///     arena.alloc_str(file).unwrap();
+///     arena.alloc_str(file);
 /// } // reset, kept
 /// assert_eq!(pool.kept(), 1);
 /// assert!(pool.acquire().stats().bytes_reserved > 0, "memory reused, not freed");
@@ -69,7 +69,7 @@ impl ArenaPool {
 /// ```
 /// let pool = morph_runtime::pool::ArenaPool::new(1);
 /// let scratch = pool.acquire();
-/// let s = scratch.alloc_slice_copy(&[1, 2, 3]).unwrap();
+/// let s = scratch.alloc_slice_copy(&[1, 2, 3]);
 /// assert_eq!(s.len(), 3);
 /// ```
 pub struct ScopedArena<'p> {

@@ -10,7 +10,7 @@
 //! - [`BlockPool`]: zeroed byte blocks aligned for SIMD (32 or 64 bytes).
 
 use crate::boxed::Rejected;
-use crate::error::{AllocError, ConfigError};
+use crate::error::{ConfigError, Error};
 use crate::fallible::try_vec_from_fn;
 use std::alloc::{self, Layout};
 use std::cell::Cell;
@@ -138,7 +138,7 @@ impl RawFixedPool {
     /// assert!(RawFixedPool::new(8, 3, 10).is_err());
     /// assert!(RawFixedPool::new(8, 8, 0).is_err());
     /// ```
-    pub fn new(size: usize, align: usize, capacity: usize) -> Result<RawFixedPool, ConfigError> {
+    pub fn new(size: usize, align: usize, capacity: usize) -> Result<RawFixedPool, Error> {
         Self::with_zeroing(size, align, capacity, false)
     }
 
@@ -161,31 +161,37 @@ impl RawFixedPool {
         align: usize,
         capacity: usize,
         zero_on_free: bool,
-    ) -> Result<RawFixedPool, ConfigError> {
+    ) -> Result<RawFixedPool, Error> {
         if !align.is_power_of_two() || align > crate::arena::MAX_ALIGN {
-            return Err(ConfigError::new(format!(
-                "alignment {align} must be a power of two up to 2^29"
-            )));
+            return Err(ConfigError::Alignment {
+                align,
+                min: 1,
+                max: 1 << 29,
+            }
+            .into());
         }
         if capacity == 0 {
-            return Err(ConfigError::new(
-                "a pool needs a capacity of at least one slot".into(),
-            ));
+            return Err(ConfigError::Capacity {
+                capacity,
+                max: isize::MAX as usize,
+            }
+            .into());
         }
         let align = align.max(std::mem::align_of::<*mut u8>());
         let slot = size
             .max(std::mem::size_of::<*mut u8>())
             .checked_next_multiple_of(align)
-            .ok_or_else(|| ConfigError::new(format!("object size {size} is too large")))?;
+            .ok_or(ConfigError::ObjectSize { size })?;
         let layout = slot
             .checked_mul(capacity)
             .and_then(|total| Layout::from_size_align(total, align).ok())
-            .ok_or_else(|| {
-                ConfigError::new(format!("{capacity} slots of {slot} bytes are too large"))
+            .ok_or(ConfigError::Capacity {
+                capacity,
+                max: (isize::MAX as usize) / slot,
             })?;
         // SAFETY: the layout has a non-zero size (slot >= 8, capacity >= 1).
         let base = NonNull::new(unsafe { alloc::alloc(layout) })
-            .ok_or_else(|| ConfigError::refused(layout.size()))?;
+            .ok_or_else(|| crate::error::refused(layout.size()))?;
         Ok(RawFixedPool {
             base,
             layout,
@@ -198,7 +204,7 @@ impl RawFixedPool {
                 Err(bytes) => {
                     // SAFETY: allocated just above with `layout`, never handed out.
                     unsafe { alloc::dealloc(base.as_ptr(), layout) };
-                    return Err(ConfigError::refused(bytes));
+                    return Err(crate::error::refused(bytes));
                 }
             },
             live: Cell::new(0),
@@ -209,7 +215,7 @@ impl RawFixedPool {
         })
     }
 
-    /// Hands out a slot, or [`AllocError::CapacityExhausted`] when all are in
+    /// Hands out a slot, or [`Error::CapacityExhausted`] when all are in
     /// use.
     ///
     /// ```
@@ -219,7 +225,7 @@ impl RawFixedPool {
     /// assert!(pool.alloc().is_err());
     /// ```
     #[inline]
-    pub fn alloc(&self) -> Result<NonNull<u8>, AllocError> {
+    pub fn alloc(&self) -> Result<NonNull<u8>, Error> {
         let head = self.free.get();
         let slot = if !head.is_null() {
             // SAFETY: free slots hold the link written by `release`.
@@ -228,7 +234,7 @@ impl RawFixedPool {
         } else {
             let i = self.fresh.get();
             if i == self.capacity {
-                return Err(AllocError::CapacityExhausted {
+                return Err(Error::CapacityExhausted {
                     requested: 1,
                     capacity: self.capacity,
                 });
@@ -465,7 +471,7 @@ impl<T> FixedPool<T> {
     /// use morph_runtime::pool::FixedPool;
     /// assert!(FixedPool::<[u8; 100]>::new(1000).is_ok());
     /// ```
-    pub fn new(capacity: usize) -> Result<FixedPool<T>, ConfigError> {
+    pub fn new(capacity: usize) -> Result<FixedPool<T>, Error> {
         Self::with_options(capacity, PoolOptions::default())
     }
 
@@ -479,10 +485,7 @@ impl<T> FixedPool<T> {
     /// let gap = (&*b as *const u8 as usize).abs_diff(&*a as *const u8 as usize);
     /// assert_eq!(gap, 64);
     /// ```
-    pub fn with_options(
-        capacity: usize,
-        options: PoolOptions,
-    ) -> Result<FixedPool<T>, ConfigError> {
+    pub fn with_options(capacity: usize, options: PoolOptions) -> Result<FixedPool<T>, Error> {
         let (mut size, mut align) = (std::mem::size_of::<T>(), std::mem::align_of::<T>());
         if options.cache_line {
             size = size.next_multiple_of(CACHE_LINE).max(CACHE_LINE);
@@ -639,11 +642,14 @@ impl BlockPool {
     /// assert!(BlockPool::new(100, 32, 4).is_ok());
     /// assert!(BlockPool::new(100, 8, 4).is_err());
     /// ```
-    pub fn new(block_size: usize, align: usize, capacity: usize) -> Result<BlockPool, ConfigError> {
+    pub fn new(block_size: usize, align: usize, capacity: usize) -> Result<BlockPool, Error> {
         if !align.is_power_of_two() || align < 16 {
-            return Err(ConfigError::new(format!(
-                "block alignment {align} must be a power of two of at least 16"
-            )));
+            return Err(ConfigError::Alignment {
+                align,
+                min: 16,
+                max: 1 << 29,
+            }
+            .into());
         }
         Ok(BlockPool {
             raw: RawFixedPool::new(block_size, align, capacity)?,
@@ -651,7 +657,7 @@ impl BlockPool {
         })
     }
 
-    /// A zeroed block, or [`AllocError::CapacityExhausted`] when all are in
+    /// A zeroed block, or [`Error::CapacityExhausted`] when all are in
     /// use.
     ///
     /// ```
@@ -661,7 +667,7 @@ impl BlockPool {
     /// assert_eq!(b.len(), 32);
     /// assert!(pool.alloc().is_err());
     /// ```
-    pub fn alloc(&self) -> Result<Block<'_>, AllocError> {
+    pub fn alloc(&self) -> Result<Block<'_>, Error> {
         let p = self.raw.alloc()?;
         // SAFETY: the slot holds at least `block` bytes.
         unsafe { p.as_ptr().write_bytes(0, self.block) };
@@ -753,7 +759,7 @@ mod tests {
         assert_eq!(err.value, 4);
         assert!(matches!(
             err.error,
-            AllocError::CapacityExhausted { capacity: 2, .. }
+            Error::CapacityExhausted { capacity: 2, .. }
         ));
     }
 

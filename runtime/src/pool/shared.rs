@@ -38,7 +38,7 @@
 //! returned to the system while a pool lives.
 
 use crate::boxed::Rejected;
-use crate::error::{AllocError, ConfigError};
+use crate::error::{ConfigError, Error};
 use crate::fallible::try_vec_from_fn;
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -311,15 +311,18 @@ impl ListCore {
 /// `capacity` as the index type, once [`check_capacity`] has passed it.
 fn capacity_u32(capacity: usize) -> Result<u32, ConfigError> {
     check_capacity(capacity)?;
-    u32::try_from(capacity)
-        .map_err(|_| ConfigError::new(format!("capacity {capacity} is too large")))
+    u32::try_from(capacity).map_err(|_| ConfigError::Capacity {
+        capacity,
+        max: MAX_SHARED_CAPACITY,
+    })
 }
 
 fn check_capacity(capacity: usize) -> Result<(), ConfigError> {
     if capacity == 0 || capacity > MAX_SHARED_CAPACITY {
-        return Err(ConfigError::new(format!(
-            "capacity {capacity} must be from 1 to {MAX_SHARED_CAPACITY}"
-        )));
+        return Err(ConfigError::Capacity {
+            capacity,
+            max: MAX_SHARED_CAPACITY,
+        });
     }
     Ok(())
 }
@@ -367,13 +370,13 @@ impl AtomicFreeList {
     /// ```
     /// assert!(morph_runtime::pool::AtomicFreeList::new(0).is_err());
     /// ```
-    pub fn new(capacity: usize) -> Result<AtomicFreeList, ConfigError> {
+    pub fn new(capacity: usize) -> Result<AtomicFreeList, Error> {
         Ok(AtomicFreeList {
             core: ListCore::new(capacity_u32(capacity)?),
             links: try_vec_from_fn(capacity, |_| AtomicU32::new(NIL))
-                .map_err(ConfigError::refused)?,
+                .map_err(crate::error::refused)?,
             taken: try_vec_from_fn(capacity.div_ceil(64), |_| AtomicU64::new(0))
-                .map_err(ConfigError::refused)?,
+                .map_err(crate::error::refused)?,
         })
     }
 
@@ -555,7 +558,7 @@ fn alloc_in<'p, T>(
             })
         }
         None => Err(Rejected {
-            error: AllocError::CapacityExhausted {
+            error: Error::CapacityExhausted {
                 requested: 1,
                 capacity: core.capacity as usize,
             },
@@ -602,13 +605,13 @@ impl<T> SharedPool<T> {
     /// ```
     /// assert!(morph_runtime::pool::SharedPool::<u8>::new(0).is_err());
     /// ```
-    pub fn new(capacity: usize) -> Result<SharedPool<T>, ConfigError> {
+    pub fn new(capacity: usize) -> Result<SharedPool<T>, Error> {
         let core = ListCore::new(capacity_u32(capacity)?);
         // The cells first: they are the larger part, and a refusal there
         // costs nothing else.
-        let cells = try_vec_from_fn(capacity, |_| Cell::new()).map_err(ConfigError::refused)?;
+        let cells = try_vec_from_fn(capacity, |_| Cell::new()).map_err(crate::error::refused)?;
         let links =
-            try_vec_from_fn(capacity, |_| AtomicU32::new(NIL)).map_err(ConfigError::refused)?;
+            try_vec_from_fn(capacity, |_| AtomicU32::new(NIL)).map_err(crate::error::refused)?;
         Ok(SharedPool { core, links, cells })
     }
 

@@ -1,10 +1,10 @@
 //! Routing, alignment, realloc, budgets and statistics of the context.
 
-use morph_runtime::{AllocError, Config, Header, MorphContext, Routing, SizeClasses, TypeTag};
+use morph_runtime::{Config, Error, Header, MorphContext, Routing, SizeClasses, TypeTag};
 use std::alloc::Layout;
 
 fn alloc(ctx: &MorphContext, size: usize, align: usize) -> std::ptr::NonNull<u8> {
-    ctx.alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(7))
+    ctx.try_alloc_layout(Layout::from_size_align(size, align).unwrap(), TypeTag(7))
         .unwrap()
 }
 
@@ -46,7 +46,10 @@ fn over_aligned_requests_stay_correct() {
 fn fine_classes_cut_slack() {
     let sizes = [20usize, 40, 56, 72, 100, 150, 180, 200];
     let slack = |classes: SizeClasses| {
-        let ctx = Config::compiler().size_classes(classes).build().unwrap();
+        let ctx = Config::compiler()
+            .with_size_classes(classes)
+            .build()
+            .unwrap();
         for &s in &sizes {
             alloc(&ctx, s, 8);
         }
@@ -133,15 +136,18 @@ fn freeing_the_last_arena_object_reclaims_it() {
 
 #[test]
 fn budget_gives_errors_not_aborts() {
-    let ctx = Config::compiler().budget(64 * 1024 + 4096).build().unwrap();
+    let ctx = Config::compiler()
+        .with_budget(64 * 1024 + 4096)
+        .build()
+        .unwrap();
     alloc(&ctx, 16, 8); // one slab: 64 KiB
     alloc(&ctx, 1000, 8); // one 4 KiB chunk
     let err = ctx
-        .alloc_layout(Layout::from_size_align(40, 8).unwrap(), TypeTag(0))
+        .try_alloc_layout(Layout::from_size_align(40, 8).unwrap(), TypeTag(0))
         .unwrap_err();
-    assert!(matches!(err, AllocError::BudgetExceeded { limit, .. } if limit == 64 * 1024 + 4096));
-    let big = ctx.alloc_layout(Layout::from_size_align(1 << 30, 8).unwrap(), TypeTag(0));
-    assert!(matches!(big, Err(AllocError::BudgetExceeded { .. })));
+    assert!(matches!(err, Error::BudgetExceeded { limit, .. } if limit == 64 * 1024 + 4096));
+    let big = ctx.try_alloc_layout(Layout::from_size_align(1 << 30, 8).unwrap(), TypeTag(0));
+    assert!(matches!(big, Err(Error::BudgetExceeded { .. })));
     let s = ctx.stats();
     assert_eq!((s.live_objects, s.bytes_reserved), (2, 64 * 1024 + 4096));
 }
@@ -151,18 +157,18 @@ fn impossible_requests_are_errors() {
     let ctx = MorphContext::new();
     let huge = Layout::from_size_align(u32::MAX as usize + 1, 8).unwrap();
     assert!(matches!(
-        ctx.alloc_layout(huge, TypeTag(0)),
-        Err(AllocError::InvalidLayout { .. })
+        ctx.try_alloc_layout(huge, TypeTag(0)),
+        Err(Error::InvalidLayout { .. })
     ));
     let over = Layout::from_size_align(8, 1 << 30).unwrap();
     assert!(matches!(
-        ctx.alloc_layout(over, TypeTag(0)),
-        Err(AllocError::InvalidLayout { .. })
+        ctx.try_alloc_layout(over, TypeTag(0)),
+        Err(Error::InvalidLayout { .. })
     ));
     let n = usize::MAX / 4;
     assert!(matches!(
-        ctx.alloc_slice_fill_with(n, |_| 0u32),
-        Err(AllocError::InvalidLayout { .. })
+        ctx.try_alloc_slice_fill_with(n, |_| 0u32),
+        Err(Error::InvalidLayout { .. })
     ));
     assert_eq!(ctx.stats().allocations, 0);
 }
@@ -173,14 +179,14 @@ fn impossible_requests_are_errors() {
 fn realloc_beyond_the_header_size_field_is_an_error() {
     let ctx = MorphContext::new();
     let p = ctx
-        .alloc_layout(Layout::new::<[u8; 600]>(), TypeTag(3))
+        .try_alloc_layout(Layout::new::<[u8; 600]>(), TypeTag(3))
         .unwrap();
     // SAFETY: `p` is a live 600-byte object of `ctx`.
     unsafe { p.as_ptr().write_bytes(7, 600) };
     for size in [u32::MAX as usize + 1, usize::MAX / 2] {
         // SAFETY: `p` is live; on error it stays live.
         let r = unsafe { ctx.realloc(p, size) };
-        assert!(matches!(r, Err(AllocError::InvalidLayout { .. })));
+        assert!(matches!(r, Err(Error::InvalidLayout { .. })));
     }
     // SAFETY: `p` is still live and unchanged.
     let h = unsafe { ctx.header(p) };
@@ -210,8 +216,8 @@ fn arena_only_routes_everything_to_the_arena() {
 fn reset_frees_everything_and_keeps_memory() {
     let mut ctx = MorphContext::new();
     for i in 0..5000u32 {
-        ctx.alloc(i).unwrap();
-        ctx.alloc([i; 100]).unwrap();
+        ctx.alloc(i);
+        ctx.alloc([i; 100]);
     }
     let reserved = ctx.stats().bytes_reserved;
     ctx.reset();
@@ -228,7 +234,7 @@ fn reset_frees_everything_and_keeps_memory() {
     assert!(s.bytes_reserved < reserved && s.bytes_reserved > 0);
     let from_system = s.slabs.from_system;
     assert!(s.slabs.cached > 0 && s.pools.slabs == 0);
-    ctx.alloc(1u32).unwrap();
+    ctx.alloc(1u32);
     let s = ctx.stats();
     assert_eq!(s.slabs.from_system, from_system, "a cached slab is reused");
     assert_eq!((s.pools.slabs, s.slabs.reused), (1, 1));
@@ -254,8 +260,8 @@ fn shrinking_an_arena_object_counts_its_tail_as_dead() {
 #[cfg(feature = "serde")]
 fn report_json_has_the_breakdown() {
     let ctx = MorphContext::new();
-    ctx.alloc_str("fun").unwrap();
-    ctx.alloc([0u8; 500]).unwrap();
+    ctx.alloc_str("fun");
+    ctx.alloc([0u8; 500]);
     let v: serde_json::Value = serde_json::from_str(&ctx.report_json()).unwrap();
     assert_eq!(v["live_objects"], 2);
     assert_eq!(v["header_bytes"], 16);
@@ -270,7 +276,7 @@ fn context_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<MorphContext>();
     let ctx = MorphContext::new();
-    let n = *ctx.alloc(5u8).unwrap();
+    let n = *ctx.alloc(5u8);
     let moved = std::thread::spawn(move || ctx.stats().live_objects)
         .join()
         .unwrap();

@@ -7,7 +7,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 fn obj(ctx: &MorphContext, size: usize, tag: u16) -> NonNull<u8> {
-    ctx.alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(tag))
+    ctx.try_alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(tag))
         .unwrap()
 }
 
@@ -58,7 +58,12 @@ fn foreign_pointers_are_refused_untouched() {
     assert_eq!(local, [0; 32], "nothing was written");
     assert_eq!(ctx.violations()[0].kind, ViolationKind::ForeignPointer);
     // SAFETY: likewise for realloc.
-    assert!(unsafe { ctx.realloc(foreign, 100) }.is_err());
+    let refused = unsafe { ctx.realloc(foreign, 100) };
+    let address = foreign.as_ptr() as usize;
+    assert_eq!(
+        refused,
+        Err(morph_runtime::Error::ForeignPointer { address })
+    );
     assert_eq!(ctx.violations().len(), 2);
 }
 
@@ -84,7 +89,7 @@ fn leak_report_groups_by_tag_with_sites() {
         obj(&ctx, 8, 1);
     }
     let freed = obj(&ctx, 500, 2);
-    ctx.alloc_tagged([0u16; 40], TypeTag(2)).unwrap();
+    ctx.alloc_tagged([0u16; 40], TypeTag(2));
     // SAFETY: live, freed once.
     unsafe { ctx.free(freed) };
     let report = ctx.leak_report();

@@ -26,7 +26,7 @@ fn bounded_live_set_needs_no_new_slabs() {
             unsafe { ctx.free(p) };
         }
         let layout = Layout::from_size_align(slot_sizes[i], 8).unwrap();
-        let p = ctx.alloc_layout(layout, TypeTag(i as u16)).unwrap();
+        let p = ctx.alloc_layout(layout, TypeTag(i as u16));
         // SAFETY: fresh object of at least 8 bytes.
         unsafe { p.as_ptr().write_bytes(i as u8, slot_sizes[i]) };
         live[i] = Some(p);

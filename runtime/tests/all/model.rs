@@ -56,7 +56,7 @@ fn run_context(ctx: &mut MorphContext, ops: &[CtxOp]) {
             CtxOp::Alloc { size, align_shift } => {
                 let align = 1 << align_shift;
                 let layout = Layout::from_size_align(size, align).unwrap();
-                let ptr = ctx.alloc_layout(layout, TypeTag(size as u16)).unwrap();
+                let ptr = ctx.alloc_layout(layout, TypeTag(size as u16));
                 let o = Obj {
                     ptr,
                     size,
@@ -200,8 +200,8 @@ proptest! {
         // Small slabs and a retention of two slabs: slabs empty, move
         // between classes through the cache, and go back to the system.
         let mut ctx = Config::runtime()
-            .slab_size(4096)
-            .retain_empty(2 * 4096)
+            .with_slab_size(4096)
+            .with_retain_empty(2 * 4096)
             .build()
             .unwrap();
         run_context(&mut ctx, &ops);
@@ -212,9 +212,9 @@ proptest! {
         ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)
     ) {
         let mut ctx = Config::compiler()
-            .large_objects(LargeObjects::Freeable)
-            .slab_size(4096)
-            .retain_empty(0)
+            .with_large_objects(LargeObjects::Freeable)
+            .with_slab_size(4096)
+            .with_retain_empty(0)
             .build()
             .unwrap();
         run_context(&mut ctx, &ops);
@@ -228,9 +228,9 @@ proptest! {
     #[test]
     fn fine_classes_small_slabs_match_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         let mut ctx = Config::compiler()
-            .size_classes(SizeClasses::fine())
-            .slab_size(4096)
-            .chunk_sizes(256, 4096)
+            .with_size_classes(SizeClasses::fine())
+            .with_slab_size(4096)
+            .with_chunk_sizes(256, 4096)
             .build()
             .unwrap();
         run_context(&mut ctx, &ops);
@@ -239,8 +239,8 @@ proptest! {
     #[test]
     fn tight_classes_match_model(ops in prop::collection::vec(ctx_op(), 1..MAX_OPS)) {
         let mut ctx = Config::compiler()
-            .size_classes(SizeClasses::tight())
-            .slab_size(4096)
+            .with_size_classes(SizeClasses::tight())
+            .with_slab_size(4096)
             .build()
             .unwrap();
         run_context(&mut ctx, &ops);
@@ -282,7 +282,7 @@ proptest! {
             match *op {
                 ArenaOp::Alloc { size, align_shift } => {
                     let align = 1 << align_shift;
-                    let ptr = arena.alloc_layout(Layout::from_size_align(size, align).unwrap()).unwrap();
+                    let ptr = arena.alloc_layout(Layout::from_size_align(size, align).unwrap());
                     let o = Obj { ptr, size, align, pattern: (n % 250) as u8 + 1, tag: 0 };
                     o.fill();
                     live.push(o);

@@ -24,7 +24,7 @@ const _: () = assert!(std::mem::size_of::<Move>() == 12);
 fn generate(ctx: &MorphContext, n: u8) -> Vec<std::ptr::NonNull<u8>> {
     (0..n)
         .map(|i| {
-            let p = ctx.alloc_layout(Layout::new::<Move>(), MOVE).unwrap();
+            let p = ctx.alloc_layout(Layout::new::<Move>(), MOVE);
             let m = Move {
                 from: i,
                 to: i + 8,

@@ -14,7 +14,7 @@ fn layout(size: usize) -> Layout {
 
 fn fill(ctx: &MorphContext, size: usize, n: usize, tag: u16) -> Vec<NonNull<u8>> {
     (0..n)
-        .map(|_| ctx.alloc_layout(layout(size), TypeTag(tag)).unwrap())
+        .map(|_| ctx.alloc_layout(layout(size), TypeTag(tag)))
         .collect()
 }
 
@@ -30,8 +30,8 @@ fn free_all(ctx: &MorphContext, objs: Vec<NonNull<u8>>) {
 #[test]
 fn empty_slabs_move_between_classes() {
     let ctx = Config::runtime()
-        .slab_size(SLAB)
-        .retain_empty(1 << 20)
+        .with_slab_size(SLAB)
+        .with_retain_empty(1 << 20)
         .build()
         .unwrap();
     let small = fill(&ctx, 24, scaled(2000, 300), 1);
@@ -55,8 +55,8 @@ fn empty_slabs_move_between_classes() {
 #[test]
 fn slabs_beyond_the_retention_limit_are_returned() {
     let ctx = Config::runtime()
-        .slab_size(SLAB)
-        .retain_empty(2 * SLAB)
+        .with_slab_size(SLAB)
+        .with_retain_empty(2 * SLAB)
         .build()
         .unwrap();
     let per_slab = (SLAB - 256) / 32;
@@ -85,7 +85,7 @@ fn slabs_beyond_the_retention_limit_are_returned() {
 /// again before it asks for another slab.
 #[test]
 fn partial_slabs_are_refilled_first() {
-    let ctx = Config::runtime().slab_size(SLAB).build().unwrap();
+    let ctx = Config::runtime().with_slab_size(SLAB).build().unwrap();
     let per_slab = (SLAB - 256) / 32;
     let objs = fill(&ctx, 24, per_slab * 4, 1);
     let (kept, freed): (Vec<_>, Vec<_>) =
@@ -106,13 +106,13 @@ fn partial_slabs_are_refilled_first() {
 #[test]
 fn large_objects_are_freed_one_by_one() {
     let ctx = Config::compiler()
-        .large_objects(LargeObjects::Freeable)
-        .budget(1 << 20)
+        .with_large_objects(LargeObjects::Freeable)
+        .with_budget(1 << 20)
         .build()
         .unwrap();
-    let a = ctx.alloc_layout(layout(5000), TypeTag(7)).unwrap();
+    let a = ctx.alloc_layout(layout(5000), TypeTag(7));
     let b = ctx
-        .alloc_layout(Layout::from_size_align(300, 256).unwrap(), TypeTag(8))
+        .try_alloc_layout(Layout::from_size_align(300, 256).unwrap(), TypeTag(8))
         .unwrap();
     assert_eq!(b.as_ptr().addr() % 256, 0);
     // SAFETY: both are live objects of `ctx`.
@@ -130,7 +130,7 @@ fn large_objects_are_freed_one_by_one() {
     );
     assert_eq!(s.bytes_reserved, s.large.bytes_reserved);
     // Over the budget: refused, nothing changes.
-    assert!(ctx.alloc_layout(layout(2 << 20), TypeTag(9)).is_err());
+    assert!(ctx.try_alloc_layout(layout(2 << 20), TypeTag(9)).is_err());
     // SAFETY: `a` is live, freed once.
     unsafe { ctx.free(a) };
     let s = ctx.stats();
@@ -142,7 +142,7 @@ fn large_objects_are_freed_one_by_one() {
     let b = unsafe { ctx.realloc(b, 40) }.unwrap();
     // SAFETY: `b` is live.
     assert!(unsafe { ctx.header(b) }.is_large() && b.as_ptr().addr() % 256 == 0);
-    let d = ctx.alloc_layout(layout(600), TypeTag(9)).unwrap();
+    let d = ctx.alloc_layout(layout(600), TypeTag(9));
     // SAFETY: `d` is live with 600 bytes, then moves into a pool when it
     // shrinks (at the 32-byte offset its large block had).
     let c = unsafe {
@@ -167,13 +167,13 @@ fn large_objects_are_freed_one_by_one() {
 #[test]
 fn a_sweep_gives_emptied_slabs_back() {
     let mut ctx = Config::runtime()
-        .slab_size(SLAB)
-        .retain_empty(0)
+        .with_slab_size(SLAB)
+        .with_retain_empty(0)
         .build()
         .unwrap();
     let per_slab = (SLAB - 256) / 32;
     let objs = fill(&ctx, 24, per_slab * 6, 3);
-    let big = ctx.alloc_layout(layout(10_000), TypeTag(4)).unwrap();
+    let big = ctx.alloc_layout(layout(10_000), TypeTag(4));
     // Keep one object alive in the current slab and the large one.
     let keep = *objs.last().unwrap();
     // SAFETY: both are live objects of `ctx`.
@@ -206,9 +206,9 @@ fn a_sweep_gives_emptied_slabs_back() {
 fn walks_find_over_aligned_objects() {
     let mut ctx = Config::runtime().build().unwrap();
     let a = ctx
-        .alloc_layout(Layout::from_size_align(40, 64).unwrap(), TypeTag(11))
+        .try_alloc_layout(Layout::from_size_align(40, 64).unwrap(), TypeTag(11))
         .unwrap();
-    let b = ctx.alloc_layout(layout(8), TypeTag(12)).unwrap();
+    let b = ctx.alloc_layout(layout(8), TypeTag(12));
     let mut seen = Vec::new();
     ctx.for_each_object(|p, h| seen.push((p, h.size(), h.tag())));
     seen.sort_by_key(|(_, _, t)| *t);
@@ -220,7 +220,7 @@ fn walks_find_over_aligned_objects() {
 fn debug_checks_cover_large_objects() {
     use morph_runtime::debug::ViolationKind;
     let ctx = Config::runtime().build().unwrap();
-    let a = ctx.alloc_layout(layout(1000), TypeTag(5)).unwrap();
+    let a = ctx.alloc_layout(layout(1000), TypeTag(5));
     assert_eq!(ctx.leak_report().by_tag[&5].objects, 1);
     // SAFETY: freed once; the second free is refused by the debug layer.
     unsafe {

@@ -20,7 +20,7 @@ fn torture(ctx: &MorphContext, seed: u64) {
         let align = 1 << rng.below(max_shift);
         let layout = Layout::from_size_align(size, align).unwrap();
         let ptr = ctx
-            .alloc_layout(layout, TypeTag(objs.len() as u16))
+            .try_alloc_layout(layout, TypeTag(objs.len() as u16))
             .unwrap();
         let o = Obj {
             ptr,
@@ -64,9 +64,9 @@ fn torture_default_classes() {
 #[test]
 fn torture_fine_classes_small_slabs() {
     let ctx = Config::compiler()
-        .size_classes(SizeClasses::fine())
-        .slab_size(4096)
-        .chunk_sizes(256, 8192)
+        .with_size_classes(SizeClasses::fine())
+        .with_slab_size(4096)
+        .with_chunk_sizes(256, 8192)
         .build()
         .unwrap();
     torture(&ctx, 2);
@@ -75,8 +75,8 @@ fn torture_fine_classes_small_slabs() {
 #[test]
 fn torture_tight_classes() {
     let ctx = Config::compiler()
-        .size_classes(SizeClasses::tight())
-        .slab_size(4096)
+        .with_size_classes(SizeClasses::tight())
+        .with_slab_size(4096)
         .build()
         .unwrap();
     torture(&ctx, 4);
@@ -90,7 +90,7 @@ fn torture_arena_only() {
     for i in 0..scaled(500, 60) {
         let size = rng.below(500);
         let ptr = ctx
-            .alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(0))
+            .try_alloc_layout(Layout::from_size_align(size, 8).unwrap(), TypeTag(0))
             .unwrap();
         let o = Obj {
             ptr,
