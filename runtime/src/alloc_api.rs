@@ -24,8 +24,8 @@ use crate::arena::Arena;
 use crate::context::MorphContext;
 use crate::header::TypeTag;
 use allocator_api2::alloc::{AllocError, Allocator};
-use std::alloc::Layout;
-use std::ptr::NonNull;
+use core::alloc::Layout;
+use core::ptr::NonNull;
 
 /// Type tag of objects made through the `Allocator` interface.
 pub(crate) const COLLECTION_TAG: TypeTag = TypeTag::COLLECTION;
@@ -58,7 +58,7 @@ fn slice(p: NonNull<u8>, len: usize) -> NonNull<[u8]> {
 /// A well-aligned, never-allocated pointer for a zero-sized block.
 fn dangling(layout: Layout) -> NonNull<u8> {
     // An alignment is never zero, so the pointer is never null.
-    NonNull::new(std::ptr::without_provenance_mut(layout.align())).unwrap_or(NonNull::dangling())
+    NonNull::new(core::ptr::without_provenance_mut(layout.align())).unwrap_or(NonNull::dangling())
 }
 
 // SAFETY: blocks returned by `allocate` stay valid until `deallocate` (or
@@ -162,7 +162,11 @@ impl MorphContext {
             .map_err(|_| AllocError)?;
         // SAFETY: both blocks are live and distinct; `ptr` is given up.
         unsafe {
-            std::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size().min(new.size()));
+            core::ptr::copy_nonoverlapping(
+                ptr.as_ptr(),
+                fresh.as_ptr(),
+                old.size().min(new.size()),
+            );
             self.free(ptr);
         }
         Ok(slice(fresh, new.size()))
@@ -197,7 +201,11 @@ unsafe impl Allocator for &Arena {
             // SAFETY: `ptr` holds at least `new.size()` bytes (it is
             // shrinking); the blocks are distinct.
             unsafe {
-                std::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr().cast::<u8>(), new.size())
+                core::ptr::copy_nonoverlapping(
+                    ptr.as_ptr(),
+                    fresh.as_ptr().cast::<u8>(),
+                    new.size(),
+                )
             };
             Ok(fresh)
         }

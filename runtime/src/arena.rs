@@ -16,10 +16,10 @@
 
 use crate::budget::Budget;
 use crate::error::{ConfigError, Error, RewindError};
-use std::alloc::{self, Layout};
-use std::cell::Cell;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU64, Ordering};
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the first chunk: 4 KiB.
 pub(crate) const DEFAULT_FIRST_CHUNK: usize = 4 * 1024;
@@ -31,7 +31,7 @@ pub(crate) const MAX_ALIGN: usize = 1 << 29;
 /// Alignment of every chunk allocation.
 const CHUNK_ALIGN: usize = 16;
 /// Bytes at the start of every chunk holding its header, rounded to CHUNK_ALIGN.
-const CHUNK_HEADER: usize = std::mem::size_of::<ChunkHeader>().next_multiple_of(CHUNK_ALIGN);
+const CHUNK_HEADER: usize = core::mem::size_of::<ChunkHeader>().next_multiple_of(CHUNK_ALIGN);
 
 /// Source of arena identities, so a mark can be checked against its arena.
 static NEXT_ARENA_ID: AtomicU64 = AtomicU64::new(1);
@@ -476,7 +476,7 @@ impl Arena {
             })?;
         self.budget.reserve(size)?;
         // SAFETY: `size >= CHUNK_HEADER > 0`.
-        let base = unsafe { alloc::alloc(layout) };
+        let base = unsafe { alloc::alloc::alloc(layout) };
         if base.is_null() {
             self.budget.release(size);
             return Err(Error::OutOfMemory { requested: size });
@@ -702,7 +702,7 @@ impl Arena {
         let size = h.size;
         // SAFETY: allocated in `new_chunk` with this size and CHUNK_ALIGN.
         unsafe {
-            alloc::dealloc(
+            alloc::alloc::dealloc(
                 c.cast(),
                 Layout::from_size_align_unchecked(size, CHUNK_ALIGN),
             )

@@ -2,10 +2,10 @@
 
 use crate::context::MorphContext;
 use crate::error::Error;
-use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
-use std::ptr::NonNull;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
 /// An owning pointer into a [`MorphContext`]: dropping it drops the value and
 /// returns its slot. Its lifetime ties it to the context.
@@ -70,7 +70,7 @@ impl<'a, T> MorphBox<'a, T> {
     /// assert_eq!(ctx.stats().live_objects, 0);
     /// ```
     pub fn into_inner(this: Self) -> T {
-        let this = std::mem::ManuallyDrop::new(this);
+        let this = core::mem::ManuallyDrop::new(this);
         // SAFETY: the box owns an initialised `T`; it is read once and the box
         // is not dropped (ManuallyDrop), so the value is not dropped twice.
         let value = unsafe { this.ptr.as_ptr().read() };
@@ -135,4 +135,4 @@ impl<T> fmt::Display for Rejected<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for Rejected<T> {}
+impl<T: fmt::Debug> core::error::Error for Rejected<T> {}

@@ -4,7 +4,7 @@
 //! nothing per allocation.
 
 use crate::error::Error;
-use std::cell::Cell;
+use core::cell::Cell;
 
 /// Bytes reserved from the system, and the most that may be.
 #[derive(Debug)]

@@ -6,6 +6,7 @@ use crate::error::{ConfigError, Error};
 use crate::size_class::SizeClasses;
 use crate::slab::{validate_slab, DEFAULT_SLAB_SIZE};
 use crate::MorphContext;
+use alloc::vec::Vec;
 
 /// Where a context puts its objects: the routing its configuration results
 /// in (reported by [`MorphContext::routing`] and the statistics).

@@ -11,9 +11,10 @@ use crate::large::LargeSpace;
 use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, MAX_SMALL, NO_CLASS};
 use crate::slab::{ClassPool, Miss, SlabCache, SLAB_DATA_OFFSET};
 use crate::stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
-use std::alloc::Layout;
-use std::cell::Cell;
-use std::ptr::NonNull;
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::NonNull;
 
 /// Counters of objects routed to the arena (off the fast path).
 #[derive(Default)]
@@ -95,7 +96,7 @@ pub struct MorphContext {
     arena: Arena,
     config: Config,
     #[cfg(feature = "debug-checks")]
-    debug: std::cell::RefCell<crate::debug::DebugState>,
+    debug: core::cell::RefCell<crate::debug::DebugState>,
     #[cfg(feature = "debug-checks")]
     leak_report_on_drop: Cell<bool>,
 }
@@ -142,7 +143,7 @@ impl MorphContext {
         config.validate()?;
         let classes = config.size_classes();
         let slab = config.slab_size();
-        let pools = std::array::from_fn(|c| {
+        let pools = core::array::from_fn(|c| {
             let size = if c < classes.len() {
                 classes.size_of_class(c)
             } else {
@@ -227,7 +228,7 @@ impl MorphContext {
     #[cfg_attr(feature = "debug-checks", track_caller)]
     pub fn try_alloc_layout(&self, layout: Layout, tag: TypeTag) -> Result<NonNull<u8>, Error> {
         #[cfg(feature = "debug-checks")]
-        return self.debug_alloc(layout, tag, std::panic::Location::caller());
+        return self.debug_alloc(layout, tag, core::panic::Location::caller());
         #[cfg(not(feature = "debug-checks"))]
         self.alloc_unchecked(layout, tag)
     }
@@ -523,7 +524,7 @@ impl MorphContext {
     pub unsafe fn realloc(&self, ptr: NonNull<u8>, new_size: usize) -> Result<NonNull<u8>, Error> {
         #[cfg(feature = "debug-checks")]
         // SAFETY: forwarded from the caller.
-        return unsafe { self.debug_realloc(ptr, new_size, std::panic::Location::caller()) };
+        return unsafe { self.debug_realloc(ptr, new_size, core::panic::Location::caller()) };
         #[cfg(not(feature = "debug-checks"))]
         // SAFETY: forwarded from the caller.
         unsafe {
@@ -588,7 +589,7 @@ impl MorphContext {
         // `min(old, new_size)` bytes long; then the old one is given up as the
         // caller promised.
         unsafe {
-            std::ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), old.min(new_size));
+            core::ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), old.min(new_size));
             self.free_unchecked(ptr);
         }
         Ok(new)
@@ -1201,7 +1202,7 @@ impl MorphContext {
         &self,
         layout: Layout,
         tag: TypeTag,
-        site: &'static std::panic::Location<'static>,
+        site: &'static core::panic::Location<'static>,
     ) -> Result<NonNull<u8>, Error> {
         let p = self.alloc_unchecked(layout, tag)?;
         self.debug_record(p, layout.size(), tag, site);
@@ -1213,7 +1214,7 @@ impl MorphContext {
         p: NonNull<u8>,
         size: usize,
         tag: TypeTag,
-        site: &'static std::panic::Location<'static>,
+        site: &'static core::panic::Location<'static>,
     ) {
         use crate::debug::{LiveObject, CANARY};
         let canary = self.canary_room(p, size);
@@ -1238,7 +1239,7 @@ impl MorphContext {
     fn debug_check_canary(&self, ptr: NonNull<u8>, object: crate::debug::LiveObject) {
         // SAFETY: the object is live with `canary` bytes after its payload.
         let found =
-            unsafe { std::slice::from_raw_parts(ptr.as_ptr().add(object.size), object.canary) };
+            unsafe { core::slice::from_raw_parts(ptr.as_ptr().add(object.size), object.canary) };
         if found != &crate::debug::CANARY[..object.canary] {
             self.debug
                 .borrow_mut()
@@ -1271,7 +1272,7 @@ impl MorphContext {
         &self,
         ptr: NonNull<u8>,
         new_size: usize,
-        site: &'static std::panic::Location<'static>,
+        site: &'static core::panic::Location<'static>,
     ) -> Result<NonNull<u8>, Error> {
         let address = ptr.as_ptr() as usize;
         let known = self.debug.borrow().lookup(address);
@@ -1394,8 +1395,8 @@ unsafe fn object_in_slot(slot: *mut u8) -> (NonNull<u8>, Header) {
     }
 }
 
-impl std::fmt::Debug for MorphContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for MorphContext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let s = self.stats();
         f.debug_struct("MorphContext")
             .field("routing", &s.routing)

@@ -9,7 +9,7 @@
 //! - [`FreeError`](crate::pool::FreeError): why a checked free refused a
 //!   pointer.
 
-use std::fmt;
+use core::fmt;
 
 /// Why an allocation, or building a pool or context, failed.
 ///
@@ -99,8 +99,8 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Config(e) => Some(e),
             _ => None,
@@ -234,7 +234,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl core::error::Error for ConfigError {}
 
 /// Why [`Arena::rewind`](crate::Arena::rewind) refused a mark.
 ///
@@ -270,4 +270,4 @@ impl fmt::Display for RewindError {
     }
 }
 
-impl std::error::Error for RewindError {}
+impl core::error::Error for RewindError {}

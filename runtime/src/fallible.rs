@@ -3,10 +3,12 @@
 //! panics, and `collect`, `Vec::with_capacity` and `Box::new` on a public
 //! path would break that promise for sizes a caller chooses.
 
+use alloc::vec::Vec;
+
 /// A vector of `len` elements made by `f(0)`, `f(1)`, …, or the number of
 /// bytes the system refused (or that no layout can hold).
 pub(crate) fn try_vec_from_fn<T>(len: usize, f: impl FnMut(usize) -> T) -> Result<Vec<T>, usize> {
-    let bytes = std::mem::size_of::<T>().saturating_mul(len);
+    let bytes = core::mem::size_of::<T>().saturating_mul(len);
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| bytes)?;
     v.extend((0..len).map(f));

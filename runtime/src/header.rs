@@ -16,7 +16,7 @@
 //! `1 << shift = max(8, align)`: a pool slot is therefore found from the payload
 //! with one subtraction, whatever the alignment the object was allocated with.
 
-use std::fmt;
+use core::fmt;
 
 /// Size of the object header in bytes.
 pub(crate) const HEADER_SIZE: usize = 8;
@@ -87,12 +87,12 @@ pub struct Header {
     flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
-const _: () = assert!(std::mem::align_of::<Header>() == HEADER_SIZE);
-const _: () = assert!(std::mem::offset_of!(Header, size) == 0);
-const _: () = assert!(std::mem::offset_of!(Header, tag) == 4);
-const _: () = assert!(std::mem::offset_of!(Header, class) == 6);
-const _: () = assert!(std::mem::offset_of!(Header, flags) == 7);
+const _: () = assert!(core::mem::size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(core::mem::align_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(core::mem::offset_of!(Header, size) == 0);
+const _: () = assert!(core::mem::offset_of!(Header, tag) == 4);
+const _: () = assert!(core::mem::offset_of!(Header, class) == 6);
+const _: () = assert!(core::mem::offset_of!(Header, flags) == 7);
 
 /// Number of low flag bits; the rest of the byte holds the payload shift.
 const FLAG_BITS: u8 = 3;

@@ -20,9 +20,9 @@
 use crate::budget::Budget;
 use crate::error::Error;
 use crate::header::{shift_for, Header, TypeTag, HEADER_SIZE, LARGE_CLASS};
-use std::alloc::{self, Layout};
-use std::cell::Cell;
-use std::ptr::{self, NonNull};
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
 
 /// The links just before an object's header.
 #[repr(C)]
@@ -32,7 +32,7 @@ struct Links {
 }
 
 /// Bytes from the links to the payload: the links and the header.
-const LINKS_TO_PAYLOAD: usize = std::mem::size_of::<Links>() + HEADER_SIZE;
+const LINKS_TO_PAYLOAD: usize = core::mem::size_of::<Links>() + HEADER_SIZE;
 const _: () = assert!(LINKS_TO_PAYLOAD == 24);
 
 /// Distance from the block start to the payload for an alignment: room for
@@ -125,7 +125,7 @@ impl LargeSpace {
             .ok_or(invalid)?;
         budget.reserve(block.size())?;
         // SAFETY: the layout has a non-zero size (at least the offset).
-        let Some(start) = NonNull::new(unsafe { alloc::alloc(block) }) else {
+        let Some(start) = NonNull::new(unsafe { alloc::alloc::alloc(block) }) else {
             budget.release(block.size());
             return Err(Error::OutOfMemory {
                 requested: block.size(),
@@ -185,7 +185,7 @@ impl LargeSpace {
         // SAFETY: the block starts `offset` bytes before the payload and was
         // allocated with exactly this layout in `alloc`.
         unsafe {
-            alloc::dealloc(
+            alloc::alloc::dealloc(
                 payload.as_ptr().sub(offset),
                 Layout::from_size_align_unchecked(bytes, block_align(offset)),
             )

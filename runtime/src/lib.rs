@@ -82,9 +82,12 @@
 //! - `serde`: every statistics type derives `serde::Serialize`, and
 //!   `MorphContext::report_json` renders them.
 
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![warn(missing_docs)]
 // Sizes are never narrowed unchecked; tests may build patterns from indices.
 #![cfg_attr(not(test), warn(clippy::cast_possible_truncation))]
+
+extern crate alloc;
 
 mod alloc_api;
 mod arena;

@@ -12,7 +12,7 @@
 //! The calls go through `rustix` (no libc wrapper, `no_std`-ready, and the
 //! crate the Rust ecosystem maintains for exactly these system calls).
 
-use std::ptr::NonNull;
+use core::ptr::NonNull;
 
 /// A fresh, zero-filled or uninitialised region of `size` bytes aligned to
 /// `size` (a power of two of at least a page), or `None` when the system
@@ -34,9 +34,9 @@ pub(crate) unsafe fn free_aligned(ptr: NonNull<u8>, size: usize) {
 
 #[cfg(all(unix, not(miri)))]
 mod imp {
+    use core::ffi::c_void;
+    use core::ptr::{self, NonNull};
     use rustix::mm::{mmap_anonymous, munmap, MapFlags, ProtFlags};
-    use std::ffi::c_void;
-    use std::ptr::{self, NonNull};
 
     pub(super) fn alloc_aligned(size: usize) -> Option<NonNull<u8>> {
         let span = size.checked_mul(2)?;
@@ -81,8 +81,9 @@ mod imp {
 
 #[cfg(not(all(unix, not(miri))))]
 mod imp {
-    use std::alloc::{alloc, dealloc, Layout};
-    use std::ptr::NonNull;
+    use ::alloc::alloc::{alloc, dealloc};
+    use core::alloc::Layout;
+    use core::ptr::NonNull;
 
     pub(super) fn alloc_aligned(size: usize) -> Option<NonNull<u8>> {
         let layout = Layout::from_size_align(size, size).ok()?;

@@ -43,9 +43,10 @@
 use crate::budget::Budget;
 use crate::error::{ConfigError, Error};
 use crate::os;
-use std::alloc::Layout;
-use std::cell::Cell;
-use std::ptr::{self, NonNull};
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
 
 /// Default slab size: 64 KiB.
 pub(crate) const DEFAULT_SLAB_SIZE: usize = 64 * 1024;
@@ -92,10 +93,10 @@ pub(crate) struct SlabHeader {
     magic: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<SlabHeader>() <= SLAB_DATA_OFFSET);
-const _: () = assert!(std::mem::size_of::<ClassPool>() == 128);
+const _: () = assert!(core::mem::size_of::<SlabHeader>() <= SLAB_DATA_OFFSET);
+const _: () = assert!(core::mem::size_of::<ClassPool>() == 128);
 const _: () = assert!(
-    std::mem::offset_of!(ClassPool, slot_size) < 64 && std::mem::align_of::<ClassPool>() == 64,
+    core::mem::offset_of!(ClassPool, slot_size) < 64 && core::mem::align_of::<ClassPool>() == 64,
     "hot fields share the first line"
 );
 

@@ -19,6 +19,7 @@ use crate::header::HEADER_SIZE;
 pub use crate::large::LargeStats;
 pub use crate::pool::stats::{PoolStats, SharedStats};
 pub use crate::slab::{ClassStats, SlabCacheStats};
+use alloc::vec::Vec;
 
 /// One size class in a context's report.
 ///

@@ -11,13 +11,13 @@
 //! slice or string allocates nothing.
 
 use crate::error::Error;
-use std::alloc::Layout;
+use core::alloc::Layout;
 
 /// The layout of `[T; len]`, or an `InvalidLayout` error on overflow.
 pub(crate) fn array_layout<T>(len: usize) -> Result<Layout, Error> {
     Layout::array::<T>(len).map_err(|_| Error::InvalidLayout {
-        size: len.saturating_mul(std::mem::size_of::<T>()),
-        align: std::mem::align_of::<T>(),
+        size: len.saturating_mul(core::mem::size_of::<T>()),
+        align: core::mem::align_of::<T>(),
     })
 }
 
@@ -41,11 +41,11 @@ pub(crate) fn or_panic<T>(r: Result<T, Error>) -> T {
 }
 
 /// The compile-time refusal of types that need `Drop`.
-pub(crate) struct NoDrop<T>(std::marker::PhantomData<T>);
+pub(crate) struct NoDrop<T>(core::marker::PhantomData<T>);
 
 impl<T> NoDrop<T> {
     pub(crate) const CHECK: () = assert!(
-        !std::mem::needs_drop::<T>(),
+        !core::mem::needs_drop::<T>(),
         "this allocator never runs Drop; use a boxed owner for types that need it"
     );
 }
@@ -123,7 +123,7 @@ macro_rules! typed_alloc_methods {
             #[allow(clippy::let_unit_value)]
             let () = $crate::typed::NoDrop::<T>::CHECK;
             let p = self
-                .alloc_layout_tagged(std::alloc::Layout::new::<T>(), tag)?
+                .alloc_layout_tagged(core::alloc::Layout::new::<T>(), tag)?
                 .cast::<T>();
             // SAFETY: `p` is fresh memory sized and aligned for `T`, not
             // aliased, and lives as long as `self`.
@@ -140,7 +140,7 @@ macro_rules! typed_alloc_methods {
             #[allow(clippy::let_unit_value)]
             let () = $crate::typed::NoDrop::<T>::CHECK;
             let p = self
-                .alloc_layout_tagged(std::alloc::Layout::new::<T>(), tag)?
+                .alloc_layout_tagged(core::alloc::Layout::new::<T>(), tag)?
                 .cast::<T>();
             // SAFETY: as in `alloc_with_tag`; if `f` panics the memory stays
             // allocated and uninitialised, which is never read.
@@ -190,8 +190,8 @@ macro_rules! typed_alloc_methods {
             // SAFETY: `p` is fresh memory for `src.len()` values of `T`, which
             // cannot overlap `src`; `T: Copy` so a bitwise copy is a valid copy.
             unsafe {
-                std::ptr::copy_nonoverlapping(src.as_ptr(), p.as_ptr(), src.len());
-                Ok(std::slice::from_raw_parts_mut(p.as_ptr(), src.len()))
+                core::ptr::copy_nonoverlapping(src.as_ptr(), p.as_ptr(), src.len());
+                Ok(core::slice::from_raw_parts_mut(p.as_ptr(), src.len()))
             }
         }
 
@@ -256,7 +256,7 @@ macro_rules! typed_alloc_methods {
         fn str_tagged(&self, s: &str, tag: $crate::TypeTag) -> Result<&mut str, $crate::Error> {
             let bytes = self.slice_copy_tagged(s.as_bytes(), tag)?;
             // SAFETY: a byte-for-byte copy of a `str` is valid UTF-8.
-            Ok(unsafe { std::str::from_utf8_unchecked_mut(bytes) })
+            Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
         }
 
         /// Allocates a slice of `len` values, the `i`-th being `f(i)`. Panics
@@ -370,7 +370,7 @@ macro_rules! typed_alloc_methods {
                 unsafe { p.as_ptr().add(i).write(f(i)) };
             }
             // SAFETY: all `len` values were written just above.
-            Ok(unsafe { std::slice::from_raw_parts_mut(p.as_ptr(), len) })
+            Ok(unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) })
         }
     };
 }

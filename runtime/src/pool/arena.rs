@@ -2,8 +2,9 @@
 //! instead of freed.
 
 use crate::arena::Arena;
-use std::cell::RefCell;
-use std::ops::{Deref, DerefMut};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::ops::{Deref, DerefMut};
 
 /// Hands out arenas; a [`ScopedArena`] resets its arena when dropped and
 /// returns it, so its chunks serve the next scope. At most `max_kept` arenas

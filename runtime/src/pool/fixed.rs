@@ -12,12 +12,13 @@
 use crate::boxed::Rejected;
 use crate::error::{ConfigError, Error};
 use crate::fallible::try_vec_from_fn;
-use std::alloc::{self, Layout};
-use std::cell::Cell;
-use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
-use std::ptr::{self, NonNull};
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::{self, NonNull};
 
 /// Size of a cache line on the machines this runtime targets.
 pub(crate) const CACHE_LINE: usize = 64;
@@ -86,7 +87,7 @@ impl fmt::Display for FreeError {
     }
 }
 
-impl std::error::Error for FreeError {}
+impl core::error::Error for FreeError {}
 
 /// An untyped pool of `capacity` slots of one size, in one buffer.
 ///
@@ -177,9 +178,9 @@ impl RawFixedPool {
             }
             .into());
         }
-        let align = align.max(std::mem::align_of::<*mut u8>());
+        let align = align.max(core::mem::align_of::<*mut u8>());
         let slot = size
-            .max(std::mem::size_of::<*mut u8>())
+            .max(core::mem::size_of::<*mut u8>())
             .checked_next_multiple_of(align)
             .ok_or(ConfigError::ObjectSize { size })?;
         let layout = slot
@@ -190,7 +191,7 @@ impl RawFixedPool {
                 max: (isize::MAX as usize) / slot,
             })?;
         // SAFETY: the layout has a non-zero size (slot >= 8, capacity >= 1).
-        let base = NonNull::new(unsafe { alloc::alloc(layout) })
+        let base = NonNull::new(unsafe { alloc::alloc::alloc(layout) })
             .ok_or_else(|| crate::error::refused(layout.size()))?;
         Ok(RawFixedPool {
             base,
@@ -203,7 +204,7 @@ impl RawFixedPool {
                 Ok(bits) => bits,
                 Err(bytes) => {
                     // SAFETY: allocated just above with `layout`, never handed out.
-                    unsafe { alloc::dealloc(base.as_ptr(), layout) };
+                    unsafe { alloc::alloc::dealloc(base.as_ptr(), layout) };
                     return Err(crate::error::refused(bytes));
                 }
             },
@@ -406,7 +407,7 @@ impl RawFixedPool {
 impl Drop for RawFixedPool {
     fn drop(&mut self) {
         // SAFETY: allocated in `with_zeroing` with this layout.
-        unsafe { alloc::dealloc(self.base.as_ptr(), self.layout) };
+        unsafe { alloc::alloc::dealloc(self.base.as_ptr(), self.layout) };
     }
 }
 
@@ -486,7 +487,7 @@ impl<T> FixedPool<T> {
     /// assert_eq!(gap, 64);
     /// ```
     pub fn with_options(capacity: usize, options: PoolOptions) -> Result<FixedPool<T>, Error> {
-        let (mut size, mut align) = (std::mem::size_of::<T>(), std::mem::align_of::<T>());
+        let (mut size, mut align) = (core::mem::size_of::<T>(), core::mem::align_of::<T>());
         if options.cache_line {
             size = size.next_multiple_of(CACHE_LINE).max(CACHE_LINE);
             align = align.max(CACHE_LINE);
@@ -574,7 +575,7 @@ impl<T> PoolBox<'_, T> {
     /// assert_eq!(PoolBox::into_inner(pool.alloc(5u8).unwrap()), 5);
     /// ```
     pub fn into_inner(this: Self) -> T {
-        let this = std::mem::ManuallyDrop::new(this);
+        let this = core::mem::ManuallyDrop::new(this);
         // SAFETY: the box owns an initialised `T`, read once; the box is
         // not dropped, so the value is not dropped twice.
         let value = unsafe { this.ptr.as_ptr().read() };
@@ -710,14 +711,14 @@ impl Deref for Block<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         // SAFETY: the block owns `len` initialised (zeroed) bytes.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl DerefMut for Block<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `deref`, uniquely borrowed.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 

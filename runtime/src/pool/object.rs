@@ -1,9 +1,11 @@
 //! [`ObjectPool`]: recycles initialised objects that are expensive to build
 //! (buffers keep their capacity), through a reset hook.
 
-use std::cell::{Cell, RefCell};
-use std::fmt;
-use std::ops::{Deref, DerefMut};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::fmt;
+use core::ops::{Deref, DerefMut};
 
 /// A pool of ready-made objects. [`get`](ObjectPool::get) hands out a
 /// recycled object (or builds one); when the [`Recycled`] handle drops, the

@@ -40,15 +40,16 @@
 use crate::boxed::Rejected;
 use crate::error::{ConfigError, Error};
 use crate::fallible::try_vec_from_fn;
-use std::cell::UnsafeCell;
-use std::fmt;
-use std::mem::MaybeUninit;
-use std::ops::{Deref, DerefMut};
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::ops::{Deref, DerefMut};
 
+#[cfg(not(loom))]
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 // Indices are u32 and used as `usize`: the widening must be lossless.
 const _: () = assert!(usize::BITS >= u32::BITS);
@@ -196,14 +197,25 @@ fn count(counter: &AtomicU64) {
 }
 
 /// The calling thread's home shard: given round-robin on first use.
-#[cfg(not(loom))]
+#[cfg(all(not(loom), feature = "std"))]
 fn home_shard() -> usize {
-    use std::sync::atomic::AtomicUsize;
+    use core::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static HOME: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
+        static HOME: usize = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) % SHARDS;
     }
     HOME.with(|h| *h)
+}
+
+/// Without the standard library there are no thread-locals: the home shard
+/// comes from the address of the calling thread's stack, in 1 MiB units.
+/// Threads' stacks lie apart, so threads mostly get different homes; two
+/// that share one only contend more, since every thread may take from and
+/// give to any shard.
+#[cfg(all(not(loom), not(feature = "std")))]
+fn home_shard() -> usize {
+    let marker = 0u8;
+    (core::ptr::from_ref(&marker).addr() >> 20) % SHARDS
 }
 
 /// Under loom, homes are handed out in the order model threads first ask,
@@ -215,7 +227,7 @@ fn home_shard() -> usize {
         static ref NEXT: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
     }
     loom::thread_local! {
-        static HOME: std::cell::Cell<Option<usize>> = std::cell::Cell::new(None);
+        static HOME: core::cell::Cell<Option<usize>> = core::cell::Cell::new(None);
     }
     HOME.with(|h| match h.get() {
         Some(home) => home,
@@ -249,7 +261,7 @@ impl ListCore {
     #[cfg(loom)]
     fn new(capacity: u32) -> ListCore {
         ListCore {
-            shards: std::array::from_fn(|_| Padded(Shard::new())),
+            shards: core::array::from_fn(|_| Padded(Shard::new())),
             fresh: Padded(AtomicU32::new(0)),
             capacity,
         }
@@ -498,7 +510,7 @@ impl<T> SharedBox<'_, T> {
     /// assert_eq!(morph_runtime::pool::SharedBox::into_inner(b), "v");
     /// ```
     pub fn into_inner(this: Self) -> T {
-        let this = std::mem::ManuallyDrop::new(this);
+        let this = core::mem::ManuallyDrop::new(this);
         // SAFETY: the box owns an initialised value, read once; the box is
         // not dropped, so the value is not dropped twice.
         let value = unsafe { (*this.cell.0.get()).assume_init_read() };
@@ -724,7 +736,7 @@ impl<T, const N: usize> Default for StaticPool<T, N> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use core::sync::atomic::AtomicUsize;
 
     /// Regression: a pool whose slots cannot be allocated aborted the
     /// process (`collect` on an infallible path); it is now an error.
@@ -749,7 +761,7 @@ mod tests {
         assert!(!list.push(1), "never popped");
         assert!(list.push(a));
         assert!(!list.push(a), "already given back");
-        let mut got: Vec<u32> = std::iter::from_fn(|| list.pop()).collect();
+        let mut got: Vec<u32> = core::iter::from_fn(|| list.pop()).collect();
         got.sort();
         assert_eq!(got, [0, 1, 2], "each index once, then none");
     }
