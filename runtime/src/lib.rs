@@ -119,8 +119,7 @@ pub use header::{Header, TypeTag};
 pub use size_class::SizeClasses;
 pub use slab::SlabPool;
 
-/// The README's examples are tested as doctests (they print the JSON
-/// report, so with the `serde` feature).
-#[cfg(all(doctest, feature = "serde"))]
-#[doc = include_str!("../../README.md")]
+/// The crate README's example is tested as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

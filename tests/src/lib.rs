@@ -54,3 +54,9 @@ pub fn cli(args: &[&str], stdin: &[u8]) -> (u8, String, String) {
 pub fn path_str(p: &Path) -> String {
     p.to_str().expect("UTF-8 path").to_string()
 }
+
+/// The repository README's Rust examples are tested as doctests here, where
+/// the runtime is built with `serde` (its example prints the JSON report).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
