@@ -4,7 +4,7 @@
 //! the same run. Arenas are reused with `reset()` between iterations; inputs
 //! and results go through `black_box`; only the work named is timed.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use morph_runtime::{Arena, MorphContext, SlabPool, TypeTag};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

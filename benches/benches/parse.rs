@@ -5,7 +5,7 @@
 //! its whole cost; the token context is reused and reset too. The group
 //! `lex_parse` leaves out the resolver.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use lexer_demo::backend::HeapBackend;
 use lexer_demo::frontend::compile;
 use lexer_demo::parser;

@@ -1,7 +1,7 @@
 //! The lock-free `SharedPool` against a `Mutex<Vec<T>>` pool: alloc + free
 //! pairs of a 64-byte object, with 1 and 2 threads hammering one pool.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use morph_benches::MutexPool;
 use morph_runtime::pool::SharedPool;
 use std::hint::black_box;

@@ -4,10 +4,10 @@
 //! 65 compile errors, 66 unreadable input, 70 runtime errors.
 
 use crate::backend::{Backend, HeapBackend};
-use crate::diagnostics::{render_pretty, Diagnostic};
+use crate::diagnostics::{Diagnostic, render_pretty};
 use crate::frontend::compile;
-use crate::lexer::{check_source_len, TokenStream, MAX_SOURCE};
-use crate::mem::{compare_table, measure_with, render, svg_chart, MemBackend};
+use crate::lexer::{MAX_SOURCE, TokenStream, check_source_len};
+use crate::mem::{MemBackend, compare_table, measure_with, render, svg_chart};
 use crate::parser::parse;
 use crate::printer::print_program;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -388,7 +388,7 @@ impl Write for ChunkWriter {
 /// copies the program's output to `out`. Compile errors: 65; a runtime
 /// error: its two lines on stderr, 70.
 fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    use crate::interp::{run_program, Backend, Options, BIG_STACK_BUDGET, STACK_SIZE};
+    use crate::interp::{BIG_STACK_BUDGET, Backend, Options, STACK_SIZE, run_program};
     let ast = MorphContext::new();
     let tokens = crate::frontend::token_context();
     let compiled = match compile(source, &ast, &tokens) {

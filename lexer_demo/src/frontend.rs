@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::diagnostics::Diagnostic;
 use crate::lexer::SourceTooLarge;
 use crate::parser::parse;
-use crate::resolver::{resolve, Resolution};
+use crate::resolver::{Resolution, resolve};
 use morph_runtime::MorphContext;
 
 /// A context for tokens: the parser keeps at most two alive, so one small

@@ -19,7 +19,7 @@ use crate::backend::{Backend, HeapBackend};
 use crate::counting;
 use crate::diagnostics::Diagnostic;
 use crate::frontend::{compile, token_context};
-use morph_runtime::{stats::ContextStats, Config, MorphContext, SizeClasses};
+use morph_runtime::{Config, MorphContext, SizeClasses, stats::ContextStats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -25,7 +25,7 @@ use crate::ast::{
 };
 use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
-use crate::lexer::{check_source_len, SourceTooLarge, TokenStream};
+use crate::lexer::{SourceTooLarge, TokenStream, check_source_len};
 use crate::token::{Token, TokenKind};
 use morph_runtime::{Error, MorphBox, MorphContext};
 

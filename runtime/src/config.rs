@@ -1,11 +1,11 @@
 //! [`Config`]: how a [`MorphContext`](crate::MorphContext) routes and sizes
 //! its memory.
 
-use crate::arena::{validate_chunks, DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK};
+use crate::MorphContext;
+use crate::arena::{DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, validate_chunks};
 use crate::error::{ConfigError, Error};
 use crate::size_class::SizeClasses;
-use crate::slab::{validate_slab, DEFAULT_SLAB_SIZE};
-use crate::MorphContext;
+use crate::slab::{DEFAULT_SLAB_SIZE, validate_slab};
 use alloc::vec::Vec;
 
 /// Where a context puts its objects: the routing its configuration results

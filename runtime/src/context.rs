@@ -6,10 +6,10 @@ use crate::boxed::{MorphBox, Rejected};
 use crate::config::{Config, LargeObjects, Routing};
 use crate::error::Error;
 use crate::fallible::try_vec_from_fn;
-use crate::header::{shift_for, Header, TypeTag, ARENA_CLASS, HEADER_SIZE, MIN_ARENA_SHIFT};
+use crate::header::{ARENA_CLASS, HEADER_SIZE, Header, MIN_ARENA_SHIFT, TypeTag, shift_for};
 use crate::large::LargeSpace;
-use crate::size_class::{slot_align, GRANULE, LUT_LEN, MAX_CLASSES, MAX_SMALL, NO_CLASS};
-use crate::slab::{ClassPool, Miss, SlabCache, SLAB_DATA_OFFSET};
+use crate::size_class::{GRANULE, LUT_LEN, MAX_CLASSES, MAX_SMALL, NO_CLASS, slot_align};
+use crate::slab::{ClassPool, Miss, SLAB_DATA_OFFSET, SlabCache};
 use crate::stats::{ArenaObjects, ClassReport, ContextStats, PoolTotals};
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -1216,7 +1216,7 @@ impl MorphContext {
         tag: TypeTag,
         site: &'static core::panic::Location<'static>,
     ) {
-        use crate::debug::{LiveObject, CANARY};
+        use crate::debug::{CANARY, LiveObject};
         let canary = self.canary_room(p, size);
         // SAFETY: the slot has `canary` spare bytes after the payload.
         unsafe {

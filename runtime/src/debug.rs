@@ -117,7 +117,7 @@ impl fmt::Display for Violation {
 /// let report = ctx.leak_report();
 /// assert_eq!(report.live_objects(), 1);
 /// assert!(report.to_string().contains("type tag 9: 1 object(s), 8 bytes"));
-/// assert!(report.to_string().contains("debug.rs"), "the allocation site");
+/// assert!(report.to_string().contains(".rs:"), "the allocation site, file:line");
 /// # }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

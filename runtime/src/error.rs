@@ -201,7 +201,10 @@ impl fmt::Display for ConfigError {
                 write!(f, "at most 16 size classes, got {count}")
             }
             ConfigError::ClassSize { size } => {
-                write!(f, "size class {size} must be a multiple of 8 from 16 to 256")
+                write!(
+                    f,
+                    "size class {size} must be a multiple of 8 from 16 to 256"
+                )
             }
             ConfigError::ClassOrder { size, previous } => {
                 write!(f, "size classes must increase: {size} follows {previous}")

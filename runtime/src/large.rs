@@ -19,7 +19,7 @@
 
 use crate::budget::Budget;
 use crate::error::Error;
-use crate::header::{shift_for, Header, TypeTag, HEADER_SIZE, LARGE_CLASS};
+use crate::header::{HEADER_SIZE, Header, LARGE_CLASS, TypeTag, shift_for};
 use core::alloc::Layout;
 use core::cell::Cell;
 use core::ptr::{self, NonNull};

@@ -36,7 +36,7 @@ pub(crate) unsafe fn free_aligned(ptr: NonNull<u8>, size: usize) {
 mod imp {
     use core::ffi::c_void;
     use core::ptr::{self, NonNull};
-    use rustix::mm::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 
     pub(super) fn alloc_aligned(size: usize) -> Option<NonNull<u8>> {
         let span = size.checked_mul(2)?;

@@ -1,7 +1,7 @@
 //! The compile-footprint report, measured: this test binary installs the
 //! counting allocator, as the `lexer_demo` binary does.
 
-use lexer_demo::mem::{measure, MemBackend};
+use lexer_demo::mem::{MemBackend, measure};
 use morph_tests::{cli, fixtures};
 
 #[global_allocator]

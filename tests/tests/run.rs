@@ -6,7 +6,7 @@
 use insta::{assert_snapshot, glob};
 use lexer_demo::frontend::compile;
 use lexer_demo::interp::{
-    run_in_context, run_source, runtime_context, with_stack, Backend, Options, BIG_STACK_BUDGET,
+    BIG_STACK_BUDGET, Backend, Options, run_in_context, run_source, runtime_context, with_stack,
 };
 use morph_runtime::MorphContext;
 use morph_tests::{cli, fixtures, lox_files, path_str};

@@ -43,7 +43,7 @@ pub use heap::{Kind, MorphHeap, ObjHeap, Swept, SysCounts, SysHeap};
 
 use crate::ast::{Expr, Function, Program, Stmt};
 use crate::diagnostics::Diagnostic;
-use crate::resolver::{declarations, Resolution};
+use crate::resolver::{Resolution, declarations};
 use crate::token::{LazyLines, TokenKind};
 use morph_runtime::MorphContext;
 use std::collections::HashMap;
@@ -51,8 +51,8 @@ use std::hash::BuildHasherDefault;
 use std::io::Write;
 use std::ptr::NonNull;
 use value::{
-    equal, format_number, Bound, Class, Closure, Env, Field, Fields, Gc, Instance, Method, Native,
-    StrObj, Value,
+    Bound, Class, Closure, Env, Field, Fields, Gc, Instance, Method, Native, StrObj, Value, equal,
+    format_number,
 };
 
 /// Calls nest at most this deep; one more is `Stack overflow.`.
@@ -336,7 +336,11 @@ pub fn render_stats(
         let _ = writeln!(
             s,
             "pools: {} of {} allocations reused a freed slot ({pct:.1}%), peak reserved {} bytes, {} empty slabs given back; {} large objects",
-            heap.pool_reuses, heap.pool_allocations, heap.peak_bytes_reserved, heap.slabs_returned, heap.system_allocations
+            heap.pool_reuses,
+            heap.pool_allocations,
+            heap.peak_bytes_reserved,
+            heap.slabs_returned,
+            heap.system_allocations
         );
     } else {
         let _ = writeln!(s, "system heap: {} allocations", heap.system_allocations);
@@ -398,7 +402,7 @@ pub fn run_source(source: &str, options: &Options, out: &mut dyn Write) -> RunRe
                 error: None,
                 gc: GcStats::default(),
                 heap: HeapFigures::default(),
-            }
+            };
         }
     };
     match compiled.resolution {
@@ -1158,11 +1162,7 @@ impl<'a, 'o, H: ObjHeap> Interpreter<'a, 'o, H> {
                 } else {
                     !l.truthy()
                 };
-                if short {
-                    Ok(l)
-                } else {
-                    self.eval(right)
-                }
+                if short { Ok(l) } else { self.eval(right) }
             }
             Expr::Binary { left, op, right } => {
                 let l = self.eval(left)?;

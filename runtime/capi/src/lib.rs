@@ -73,15 +73,15 @@
 //! ```
 
 use morph_runtime::{
-    pool::{FreeError, RawFixedPool},
     Arena, ArenaMark, Config, MorphContext, RewindError, SizeClasses, TypeTag,
+    pool::{FreeError, RawFixedPool},
 };
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
 use std::hash::{BuildHasher, RandomState};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::{self, NonNull};
 
 /// Success.
@@ -259,7 +259,7 @@ fn valid_align(align: usize) -> bool {
 /// smaller than a pointer get a pointer-sized slot; slots are 16-aligned).
 /// Returns NULL when a size is zero or too large or memory is short. The
 /// caller owns the pool: give it to `mp_pool_destroy`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn mp_pool_create(object_size: usize, capacity: usize) -> *mut MpPool {
     guard(ptr::null_mut(), || {
         if object_size == 0 || object_size > MORPH_MAX_ALLOC || capacity == 0 {
@@ -277,7 +277,7 @@ pub extern "C" fn mp_pool_create(object_size: usize, capacity: usize) -> *mut Mp
 ///
 /// # Safety
 /// `pool` is NULL or a live handle from `mp_pool_create`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_pool_alloc(pool: *mut MpPool) -> *mut c_void {
     guard(ptr::null_mut(), || {
         // SAFETY: the caller guarantees `pool` is NULL or live.
@@ -297,7 +297,7 @@ pub unsafe extern "C" fn mp_pool_alloc(pool: *mut MpPool) -> *mut c_void {
 /// # Safety
 /// `pool` is NULL or a live handle; after `MORPH_OK` the object must not be
 /// used.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_pool_free(pool: *mut MpPool, ptr: *mut c_void) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees `pool` is NULL or live.
@@ -321,7 +321,7 @@ pub unsafe extern "C" fn mp_pool_free(pool: *mut MpPool, ptr: *mut c_void) -> c_
 ///
 /// # Safety
 /// `pool` is NULL or a live handle; no object of it is used afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_pool_reset(pool: *mut MpPool) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees `pool` is NULL or live and not in use.
@@ -337,7 +337,7 @@ pub unsafe extern "C" fn mp_pool_reset(pool: *mut MpPool) -> c_int {
 ///
 /// # Safety
 /// `pool` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_pool_stats(pool: *const MpPool, out: *mut MpPoolStats) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees both are NULL or valid.
@@ -361,7 +361,7 @@ pub unsafe extern "C" fn mp_pool_stats(pool: *const MpPool, out: *mut MpPoolStat
 ///
 /// # Safety
 /// `pool` is NULL or a live handle, not used afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_pool_destroy(pool: *mut MpPool) {
     guard((), || {
         if !pool.is_null() {
@@ -383,7 +383,7 @@ pub unsafe extern "C" fn mp_pool_destroy(pool: *mut MpPool) {
 /// double up to 2 MiB (or to the initial size, if larger). Returns NULL if
 /// `initial_size` is above 1 GiB. The caller owns the arena: give it to
 /// `mp_arena_destroy`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
     guard(ptr::null_mut(), || {
         if initial_size > MORPH_MAX_ALLOC {
@@ -412,7 +412,7 @@ pub extern "C" fn mp_arena_create(initial_size: usize) -> *mut MpArena {
 ///
 /// # Safety
 /// `arena` is NULL or a live handle.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_alloc(
     arena: *mut MpArena,
     size: usize,
@@ -437,7 +437,7 @@ pub unsafe extern "C" fn mp_arena_alloc(
 ///
 /// # Safety
 /// `arena` is NULL or a live handle; nothing it handed out is used after.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_reset(arena: *mut MpArena) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees `arena` is NULL or live and unused.
@@ -453,7 +453,7 @@ pub unsafe extern "C" fn mp_arena_reset(arena: *mut MpArena) -> c_int {
 ///
 /// # Safety
 /// `arena` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_mark(arena: *const MpArena, out: *mut MpArenaMark) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees both are NULL or valid.
@@ -477,7 +477,7 @@ pub unsafe extern "C" fn mp_arena_mark(arena: *const MpArena, out: *mut MpArenaM
 /// # Safety
 /// `arena` is NULL or a live handle; `mark` is NULL or readable; nothing
 /// allocated since the mark is used after.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_rewind(arena: *mut MpArena, mark: *const MpArenaMark) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees both are NULL or valid.
@@ -504,7 +504,7 @@ pub unsafe extern "C" fn mp_arena_rewind(arena: *mut MpArena, mark: *const MpAre
 ///
 /// # Safety
 /// `arena` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_stats(arena: *const MpArena, out: *mut MpArenaStats) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees both are NULL or valid.
@@ -526,7 +526,7 @@ pub unsafe extern "C" fn mp_arena_stats(arena: *const MpArena, out: *mut MpArena
 ///
 /// # Safety
 /// `arena` is NULL or a live handle, not used afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn mp_arena_destroy(arena: *mut MpArena) {
     guard((), || {
         if !arena.is_null() {
@@ -545,7 +545,7 @@ pub unsafe extern "C" fn mp_arena_destroy(arena: *mut MpArena) {
 ///
 /// Creates a context with a preset (`MORPH_PRESET_*`); NULL for an unknown
 /// preset. The caller owns it: give it to `morph_context_destroy`.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn morph_context_create(preset: c_int) -> *mut MorphContextHandle {
     guard(ptr::null_mut(), || {
         let config = match preset {
@@ -571,7 +571,7 @@ pub extern "C" fn morph_context_create(preset: c_int) -> *mut MorphContextHandle
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_alloc(
     ctx: *mut MorphContextHandle,
     size: usize,
@@ -622,7 +622,7 @@ fn check_live(h: &MorphContextHandle, ptr: *mut c_void) -> Result<NonNull<u8>, c
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle; after `MORPH_OK` the object is not used.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_free(ctx: *mut MorphContextHandle, ptr: *mut c_void) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
@@ -651,7 +651,7 @@ pub unsafe extern "C" fn morph_free(ctx: *mut MorphContextHandle, ptr: *mut c_vo
 /// # Safety
 /// `ctx` is NULL or a live handle; after a non-NULL answer the old pointer is
 /// not used.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_realloc(
     ctx: *mut MorphContextHandle,
     ptr: *mut c_void,
@@ -689,7 +689,7 @@ pub unsafe extern "C" fn morph_realloc(
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle; no object of it is used afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_reset(ctx: *mut MorphContextHandle) -> c_int {
     guard(MORPH_ERR_INTERNAL, || {
         // SAFETY: the caller guarantees `ctx` is NULL or live and unused.
@@ -706,7 +706,7 @@ pub unsafe extern "C" fn morph_reset(ctx: *mut MorphContextHandle) -> c_int {
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle; `out` is NULL or writable.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_stats(
     ctx: *const MorphContextHandle,
     out: *mut MorphStats,
@@ -739,7 +739,7 @@ pub unsafe extern "C" fn morph_stats(
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle; `buf` is NULL or writable for `len` bytes.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_report_json(
     ctx: *const MorphContextHandle,
     buf: *mut c_char,
@@ -767,7 +767,7 @@ pub unsafe extern "C" fn morph_report_json(
 ///
 /// # Safety
 /// `ctx` is NULL or a live handle, not used afterwards.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn morph_context_destroy(ctx: *mut MorphContextHandle) {
     guard((), || {
         if !ctx.is_null() {
@@ -785,25 +785,25 @@ pub unsafe extern "C" fn morph_context_destroy(ctx: *mut MorphContextHandle) {
 /// ===== Version =====
 ///
 /// The major version number.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn morph_version_major() -> u32 {
     env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0)
 }
 
 /// The minor version number.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn morph_version_minor() -> u32 {
     env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0)
 }
 
 /// The patch version number.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn morph_version_patch() -> u32 {
     env!("CARGO_PKG_VERSION_PATCH").parse().unwrap_or(0)
 }
 
 /// The version as a static NUL-terminated string (`"0.1.0"`); do not free it.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn morph_version_string() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }

@@ -192,9 +192,8 @@ fn realloc_beyond_the_header_size_field_is_an_error() {
     let h = unsafe { ctx.header(p) };
     assert_eq!((h.size(), h.tag()), (600, TypeTag(3)));
     // SAFETY: as above.
-    assert!(unsafe { std::slice::from_raw_parts(p.as_ptr(), 600) }
-        .iter()
-        .all(|&b| b == 7));
+    let bytes = unsafe { std::slice::from_raw_parts(p.as_ptr(), 600) };
+    assert!(bytes.iter().all(|&b| b == 7));
     assert_eq!(ctx.stats().live_objects, 1);
 }
 

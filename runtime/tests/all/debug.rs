@@ -2,7 +2,7 @@
 //! size, and the free lists stay intact.
 #![cfg(feature = "debug-checks")]
 
-use morph_runtime::{debug::ViolationKind, Header, MorphContext, TypeTag};
+use morph_runtime::{Header, MorphContext, TypeTag, debug::ViolationKind};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 

@@ -1,7 +1,7 @@
 //! A long run of alloc/free cycles over a bounded live set of mixed sizes
 //! ends with as many slabs as the first round needed.
 
-use crate::util::{scaled, Rng};
+use crate::util::{Rng, scaled};
 use morph_runtime::{MorphContext, TypeTag};
 use std::alloc::Layout;
 use std::ptr::NonNull;

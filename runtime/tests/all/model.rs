@@ -1,6 +1,6 @@
 //! Property tests: random operation sequences against a simple model.
 
-use crate::util::{check_objects, Obj};
+use crate::util::{Obj, check_objects};
 use morph_runtime::{Arena, Config, Header, LargeObjects, MorphContext, SizeClasses, TypeTag};
 use proptest::prelude::*;
 use proptest::test_runner::Config as PropConfig;

@@ -153,9 +153,11 @@ fn large_objects_are_freed_one_by_one() {
     // SAFETY: `c` is live with 40 bytes.
     unsafe {
         assert!(!ctx.header(c).is_large());
-        assert!(std::slice::from_raw_parts(c.as_ptr(), 40)
-            .iter()
-            .all(|&x| x == 2));
+        assert!(
+            std::slice::from_raw_parts(c.as_ptr(), 40)
+                .iter()
+                .all(|&x| x == 2)
+        );
         assert_eq!(c.as_ptr().addr() % 32, 0);
         ctx.free(b);
     }

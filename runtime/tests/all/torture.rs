@@ -1,7 +1,7 @@
 //! 1,000 objects of mixed sizes, half freed in a shuffled order, 200 more:
 //! every live object stays distinct, aligned and intact.
 
-use crate::util::{check_objects, scaled, Obj, Rng};
+use crate::util::{Obj, Rng, check_objects, scaled};
 use morph_runtime::{Config, Header, MorphContext, SizeClasses, TypeTag};
 use std::alloc::Layout;
 

@@ -31,11 +31,7 @@ impl Rng {
 
 /// Scales an iteration count down under Miri, which runs far slower.
 pub fn scaled(native: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        native
-    }
+    if cfg!(miri) { miri } else { native }
 }
 
 /// A live object in a test's model of the allocator.

@@ -6,7 +6,7 @@
 // the linker from dropping it.
 use morph_capi as _;
 
-extern "C" {
+unsafe extern "C" {
     /// The C test suite: returns the number of failed checks.
     fn morph_c_suite() -> std::ffi::c_int;
 }
