@@ -393,7 +393,7 @@ impl Arena {
     /// # use morph_runtime::Arena;
     /// # use std::alloc::Layout;
     /// let a = Arena::new();
-    /// let p = a.alloc_layout(Layout::from_size_align(100, 4096).unwrap());
+    /// let p = a.try_alloc_layout(Layout::from_size_align(100, 4096).unwrap()).unwrap();
     /// assert_eq!(p.as_ptr() as usize % 4096, 0);
     /// ```
     #[inline(always)]

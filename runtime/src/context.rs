@@ -663,7 +663,7 @@ impl MorphContext {
     /// ```
     /// # use morph_runtime::{MorphContext, TypeTag};
     /// let ctx = MorphContext::new();
-    /// let v = ctx.alloc_tagged((1u8, 2u16), TypeTag(5));
+    /// let v = ctx.try_alloc_tagged((1u8, 2u16), TypeTag(5)).unwrap();
     /// assert_eq!(*v, (1, 2));
     /// assert_eq!(ctx.stats().classes[0].stats.allocations, 1);
     /// ```
@@ -745,11 +745,11 @@ impl MorphContext {
     ///
     /// ```
     /// # use morph_runtime::{MorphContext, TypeTag};
-    /// let ctx = MorphContext::new();
-    /// let s = ctx.alloc_slice_copy_tagged(&[1u32, 2], TypeTag(8));
-    /// // SAFETY: `s` is a live object of this context.
-    /// let h = unsafe { ctx.header(std::ptr::NonNull::from(&mut s[0]).cast()) };
-    /// assert_eq!((h.tag(), h.size()), (TypeTag(8), 8));
+    /// let mut ctx = MorphContext::new();
+    /// assert_eq!(ctx.alloc_slice_copy_tagged(&[1u32, 2], TypeTag(8)), &[1, 2]);
+    /// let mut seen = Vec::new();
+    /// ctx.for_each_object(|_, h| seen.push((h.tag(), h.size())));
+    /// assert_eq!(seen, [(TypeTag(8), 8)]);
     /// ```
     #[inline]
     #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory

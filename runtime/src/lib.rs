@@ -38,8 +38,9 @@
 //! `alloc_layout`, `alloc_tagged`, …) panic when memory cannot be had, as
 //! `Box::new` does. Each has a `try_` twin that returns an [`Error`] instead
 //! (a byte budget exceeded, a fixed capacity full, an impossible layout, the
-//! system out of memory) and never panics; so do every constructor, every
-//! pool's `alloc`, `free`, `realloc` and the C ABI (crate `morph-capi`).
+//! system out of memory) and does not panic for want of memory; so do the
+//! constructors (`with_config`, each pool's `new`), every pool's `alloc`,
+//! `free`, `realloc` and the C ABI (crate `morph-capi`).
 //!
 //! **Nothing placed with the typed helpers is ever dropped**: they refuse
 //! types that need `Drop` at compile time. [`MorphBox`] is the owner that

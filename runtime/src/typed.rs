@@ -75,7 +75,7 @@ macro_rules! typed_alloc_methods {
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// let n = a.alloc(5u32);
+        /// let n = a.try_alloc(5u32).unwrap();
         /// assert_eq!(*n, 5);
         /// ```
         #[inline(always)]
@@ -107,7 +107,7 @@ macro_rules! typed_alloc_methods {
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// assert_eq!(a.alloc_with(|| 3u8), &3);
+        /// assert_eq!(a.try_alloc_with(|| 3u8).unwrap(), &3);
         /// ```
         #[inline(always)]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
@@ -169,7 +169,7 @@ macro_rules! typed_alloc_methods {
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// assert_eq!(a.alloc_slice_copy(&[1u8, 2]), &[1, 2]);
+        /// assert_eq!(a.try_alloc_slice_copy(&[1u8, 2]).unwrap(), &[1, 2]);
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
@@ -241,7 +241,7 @@ macro_rules! typed_alloc_methods {
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
-        /// assert_eq!(a.alloc_str(""), "");
+        /// assert_eq!(a.try_alloc_str("").unwrap(), "");
         /// ```
         #[inline]
         #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
@@ -313,7 +313,9 @@ macro_rules! typed_alloc_methods {
         }
 
         /// As [`alloc_slice_fill_iter`](Self::alloc_slice_fill_iter),
-        /// returning the allocation error.
+        /// returning the allocation error. An iterator that yields fewer
+        /// items than its `len()` said is a bug in the iterator and still
+        /// panics; items past `len()` are not taken.
         ///
         /// ```
         #[doc = concat!("let a = morph_runtime::", $ctor, ";")]
