@@ -143,6 +143,25 @@ impl ArenaMark {
     }
 }
 
+/// One chunk of an arena, as [`Arena::chunks`] reports it.
+///
+/// ```
+/// let a = morph_runtime::Arena::new();
+/// a.alloc(7u64);
+/// let c = a.chunks().next().unwrap();
+/// assert_eq!((c.bytes, c.used, c.oversized), (4096, 8, false));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ChunkUsage {
+    /// Bytes reserved for the chunk, its header included.
+    pub bytes: usize,
+    /// Bytes handed out from it (alignment padding included).
+    pub used: usize,
+    /// Made for one request larger than the chunk cap.
+    pub oversized: bool,
+}
+
 /// Statistics of an arena.
 ///
 /// ```
@@ -823,6 +842,55 @@ impl Arena {
         }
     }
 
+    /// Each chunk the arena holds, newest first: its size and the bytes in
+    /// use. A walk of the chunk list, nothing else; allocating while
+    /// iterating is allowed (a new chunk is simply not seen).
+    ///
+    /// ```
+    /// use morph_runtime::Arena;
+    /// let a = Arena::with_chunk_sizes(256, 1024).unwrap();
+    /// a.alloc([0u8; 100]);
+    /// a.alloc_slice_copy(&[1u8; 5000]); // its own, oversized chunk
+    /// let chunks: Vec<_> = a.chunks().collect();
+    /// assert_eq!(chunks.len(), 2);
+    /// assert!(chunks[0].oversized && chunks[0].used == 5000);
+    /// assert!(!chunks[1].oversized && chunks[1].used >= 100);
+    /// let used: usize = chunks.iter().map(|c| c.used).sum();
+    /// assert_eq!(used, a.stats().bytes_used);
+    /// ```
+    pub fn chunks(&self) -> impl Iterator<Item = ChunkUsage> + '_ {
+        let mut c = self.newest.get();
+        core::iter::from_fn(move || {
+            if c.is_null() {
+                return None;
+            }
+            let chunk = c;
+            // SAFETY: chunks on the list are live while the arena is
+            // borrowed: only `reset`, `rewind` and drop (all `&mut self`)
+            // release them.
+            let (size, prev, retired_used, oversized) = unsafe {
+                (
+                    (*chunk).size,
+                    (*chunk).prev,
+                    (*chunk).used,
+                    (*chunk).oversized,
+                )
+            };
+            c = prev;
+            let used = if chunk == self.current.get() {
+                // SAFETY: as above.
+                unsafe { ChunkHeader::end(chunk) }.addr() - self.ptr.get().addr()
+            } else {
+                retired_used
+            };
+            Some(ChunkUsage {
+                bytes: size,
+                used,
+                oversized,
+            })
+        })
+    }
+
     /// The budget this arena charges; a context's pools charge it too, so one
     /// limit covers slabs and chunks.
     pub(crate) fn budget(&self) -> &Budget {
@@ -853,6 +921,17 @@ impl Arena {
     }
 
     crate::typed::typed_alloc_methods!(Arena, "Arena::new()");
+
+    /// Gives back memory whose construction failed (a typed helper's
+    /// closure panicked): reclaimed if it is the latest allocation, as it
+    /// is unless the closure itself allocated; otherwise left until reset.
+    ///
+    /// # Safety
+    /// `ptr` came from this arena with `layout` and nothing refers to it.
+    unsafe fn abandon(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        let _ = unsafe { self.reclaim_last(ptr, layout.size()) };
+    }
 }
 
 impl Drop for Arena {

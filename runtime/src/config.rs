@@ -6,7 +6,6 @@ use crate::arena::{DEFAULT_CHUNK_CAP, DEFAULT_FIRST_CHUNK, validate_chunks};
 use crate::error::{ConfigError, Error};
 use crate::size_class::SizeClasses;
 use crate::slab::{DEFAULT_SLAB_SIZE, validate_slab};
-use alloc::vec::Vec;
 
 /// Where a context puts its objects: the routing its configuration results
 /// in (reported by [`MorphContext::routing`] and the statistics).
@@ -245,7 +244,7 @@ impl Config {
     /// assert!(Config::compiler().validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(&largest) = self.classes.sizes().collect::<Vec<_>>().last() {
+        if let Some(largest) = self.classes.sizes().last() {
             validate_slab(self.slab_size, largest, crate::size_class::GRANULE)?;
         } else {
             validate_slab(self.slab_size, 16, crate::size_class::GRANULE)?;

@@ -121,7 +121,10 @@ impl Default for MorphContext {
 }
 
 impl MorphContext {
-    /// A context with the [`Config::compiler`] preset.
+    /// A context with the [`Config::compiler`] preset. It reserves no slab
+    /// or chunk, only its small bookkeeping (a few hundred bytes); like
+    /// `Vec::with_capacity`, it panics if even that is refused, where
+    /// [`with_config`](Self::with_config) returns the error.
     ///
     /// ```
     /// # use morph_runtime::MorphContext;
@@ -129,7 +132,10 @@ impl MorphContext {
     /// assert_eq!(ctx.stats().bytes_reserved, 0, "slabs and chunks are made on first use");
     /// ```
     pub fn new() -> MorphContext {
-        Self::with_config(Config::compiler()).expect("the compiler preset is valid")
+        match Self::with_config(Config::compiler()) {
+            Ok(ctx) => ctx,
+            Err(e) => crate::typed::alloc_failed(e),
+        }
     }
 
     /// A context with the given configuration.
@@ -708,6 +714,17 @@ impl MorphContext {
     }
 
     crate::typed::typed_alloc_methods!(MorphContext, "MorphContext::new()");
+
+    /// Gives back an object whose construction failed (a typed helper's
+    /// closure panicked).
+    ///
+    /// # Safety
+    /// `ptr` came from `alloc_layout_tagged` of this context and nothing
+    /// refers to it.
+    unsafe fn abandon(&self, ptr: NonNull<u8>, _layout: Layout) {
+        // SAFETY: forwarded from the caller: a live object of this context.
+        unsafe { self.free(ptr) }
+    }
 
     /// Copies a string into the context with type tag `tag`; an empty string
     /// allocates nothing. Panics if memory cannot be had.

@@ -99,14 +99,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl core::error::Error for Error {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Error::Config(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// `Error::Config` shows its inner message itself, so it does not also
+// return it as a source (a report walking the chain would print it twice);
+// match the variant to get the `ConfigError`.
+impl core::error::Error for Error {}
 
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Error {

@@ -12,7 +12,7 @@
 //! assert_eq!((s.live_objects, s.live_bytes, s.header_bytes), (1, 8, 8));
 //! ```
 
-pub use crate::arena::ArenaStats;
+pub use crate::arena::{ArenaStats, ChunkUsage};
 use crate::config::Routing;
 pub use crate::context::SweepStats;
 use crate::header::HEADER_SIZE;

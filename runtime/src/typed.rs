@@ -40,6 +40,16 @@ pub(crate) fn or_panic<T>(r: Result<T, Error>) -> T {
     }
 }
 
+/// Runs its closure if dropped, that is, if the code it guards unwinds; the
+/// normal path disarms it with `core::mem::forget`.
+pub(crate) struct OnUnwind<F: FnMut()>(pub(crate) F);
+
+impl<F: FnMut()> Drop for OnUnwind<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
 /// The compile-time refusal of types that need `Drop`.
 pub(crate) struct NoDrop<T>(core::marker::PhantomData<T>);
 
@@ -142,10 +152,17 @@ macro_rules! typed_alloc_methods {
             let p = self
                 .alloc_layout_tagged(core::alloc::Layout::new::<T>(), tag)?
                 .cast::<T>();
-            // SAFETY: as in `alloc_with_tag`; if `f` panics the memory stays
-            // allocated and uninitialised, which is never read.
+            // If `f` panics, the memory goes back before the unwind leaves.
+            let guard = $crate::typed::OnUnwind(|| {
+                // SAFETY: `p` was allocated just above with this layout, holds
+                // no value yet, and nothing else refers to it.
+                unsafe { self.abandon(p.cast(), core::alloc::Layout::new::<T>()) }
+            });
+            let value = f();
+            core::mem::forget(guard);
+            // SAFETY: as in `alloc_with_tag`.
             unsafe {
-                p.as_ptr().write(f());
+                p.as_ptr().write(value);
                 Ok(&mut *p.as_ptr())
             }
         }
@@ -365,12 +382,18 @@ macro_rules! typed_alloc_methods {
             }
             let layout = $crate::typed::array_layout::<T>(len)?;
             let p = self.alloc_layout_tagged(layout, tag)?.cast::<T>();
+            // If `f` panics, the memory goes back before the unwind leaves;
+            // the values written so far need no drop (`T` has no `Drop`).
+            let guard = $crate::typed::OnUnwind(|| {
+                // SAFETY: `p` was allocated just above with this layout and
+                // nothing else refers to it.
+                unsafe { self.abandon(p.cast(), layout) }
+            });
             for i in 0..len {
                 // SAFETY: `i < len` and the memory holds `len` values of `T`.
-                // If `f` panics, the values written so far are never read
-                // and need no drop (`T` has no `Drop`).
                 unsafe { p.as_ptr().add(i).write(f(i)) };
             }
+            core::mem::forget(guard);
             // SAFETY: all `len` values were written just above.
             Ok(unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) })
         }

@@ -136,8 +136,13 @@ impl RawFixedPool {
     /// ```
     /// use morph_runtime::pool::RawFixedPool;
     /// assert_eq!(RawFixedPool::new(3, 1, 10).unwrap().stats().slot_size, 8);
+    /// use morph_runtime::{ConfigError, Error};
     /// assert!(RawFixedPool::new(8, 3, 10).is_err());
-    /// assert!(RawFixedPool::new(8, 8, 0).is_err());
+    /// let max = isize::MAX as usize / 1024; // the slot is 1 KiB
+    /// assert_eq!(
+    ///     RawFixedPool::new(1024, 8, 0).err(),
+    ///     Some(Error::Config(ConfigError::Capacity { capacity: 0, max }))
+    /// );
     /// ```
     pub fn new(size: usize, align: usize, capacity: usize) -> Result<RawFixedPool, Error> {
         Self::with_zeroing(size, align, capacity, false)
@@ -171,20 +176,14 @@ impl RawFixedPool {
             }
             .into());
         }
-        if capacity == 0 {
-            return Err(ConfigError::Capacity {
-                capacity,
-                max: isize::MAX as usize,
-            }
-            .into());
-        }
         let align = align.max(core::mem::align_of::<*mut u8>());
         let slot = size
             .max(core::mem::size_of::<*mut u8>())
             .checked_next_multiple_of(align)
             .ok_or(ConfigError::ObjectSize { size })?;
-        let layout = slot
-            .checked_mul(capacity)
+        let layout = Some(capacity)
+            .filter(|&c| c > 0)
+            .and_then(|c| slot.checked_mul(c))
             .and_then(|total| Layout::from_size_align(total, align).ok())
             .ok_or(ConfigError::Capacity {
                 capacity,
@@ -641,10 +640,13 @@ impl BlockPool {
     /// ```
     /// use morph_runtime::pool::BlockPool;
     /// assert!(BlockPool::new(100, 32, 4).is_ok());
+    /// use morph_runtime::{ConfigError, Error};
+    /// let too_big = Error::Config(ConfigError::Alignment { align: 1 << 30, min: 16, max: 1 << 29 });
+    /// assert_eq!(BlockPool::new(100, 1 << 30, 4).err(), Some(too_big));
     /// assert!(BlockPool::new(100, 8, 4).is_err());
     /// ```
     pub fn new(block_size: usize, align: usize, capacity: usize) -> Result<BlockPool, Error> {
-        if !align.is_power_of_two() || align < 16 {
+        if !align.is_power_of_two() || !(16..=crate::arena::MAX_ALIGN).contains(&align) {
             return Err(ConfigError::Alignment {
                 align,
                 min: 16,

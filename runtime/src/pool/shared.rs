@@ -619,6 +619,16 @@ impl<T> SharedPool<T> {
     /// ```
     pub fn new(capacity: usize) -> Result<SharedPool<T>, Error> {
         let core = ListCore::new(capacity_u32(capacity)?);
+        // More cells than any layout holds is a capacity to refuse, not
+        // memory the system refused (it is never asked).
+        if core::alloc::Layout::array::<Cell<T>>(capacity).is_err() {
+            let per_cell = core::mem::size_of::<Cell<T>>().max(1);
+            return Err(ConfigError::Capacity {
+                capacity,
+                max: MAX_SHARED_CAPACITY.min(isize::MAX as usize / per_cell),
+            }
+            .into());
+        }
         // The cells first: they are the larger part, and a refusal there
         // costs nothing else.
         let cells = try_vec_from_fn(capacity, |_| Cell::new()).map_err(crate::error::refused)?;
@@ -744,10 +754,18 @@ mod tests {
     fn pools_too_large_for_memory_are_errors() {
         // More bytes than any layout holds: refused before the allocator
         // is asked (cheap everywhere, Miri included).
-        assert!(SharedPool::<[u64; 1 << 40]>::new(1 << 20).is_err());
+        let too_many = SharedPool::<[u64; 1 << 40]>::new(1 << 20).err();
+        assert!(matches!(
+            too_many,
+            Some(Error::Config(ConfigError::Capacity { capacity, max }))
+                if capacity == 1 << 20 && max < capacity
+        ));
         // 4 TiB: the system refuses it (too much for Miri to attempt).
         #[cfg(not(miri))]
-        assert!(SharedPool::<[u8; 1 << 20]>::new(1 << 22).is_err());
+        assert!(matches!(
+            SharedPool::<[u8; 1 << 20]>::new(1 << 22).err(),
+            Some(Error::OutOfMemory { .. })
+        ));
         let pool = SharedPool::<u64>::new(4).unwrap();
         assert_eq!(*pool.alloc(7).unwrap(), 7);
     }

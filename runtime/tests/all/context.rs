@@ -281,3 +281,37 @@ fn context_is_send() {
         .unwrap();
     assert_eq!((n, moved), (5, 1));
 }
+
+/// Regression: a closure that panicked inside `alloc_with` or
+/// `alloc_slice_fill_with` left its object allocated (uninitialised, never
+/// freed). The memory now goes back as the panic unwinds.
+#[test]
+fn a_panicking_constructor_gives_its_memory_back() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let ctx = MorphContext::new();
+    let kept = ctx.alloc(1u64);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        ctx.alloc_with(|| -> [u64; 4] { panic!("no value") });
+    }));
+    assert!(r.is_err());
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        ctx.alloc_slice_fill_with(8, |i| if i < 5 { i } else { panic!("half built") });
+    }));
+    assert!(r.is_err());
+    assert_eq!(*kept, 1);
+    let s = ctx.stats();
+    assert_eq!((s.live_objects, s.frees), (1, 2));
+
+    let arena = morph_runtime::Arena::new();
+    arena.alloc(2u64); // 8-aligned, so the slice below needs no padding
+    let used = arena.stats().bytes_used;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        arena.alloc_slice_fill_with(100, |i| if i < 50 { i as u64 } else { panic!() });
+    }));
+    assert!(r.is_err());
+    assert_eq!(
+        arena.stats().bytes_used,
+        used,
+        "the last allocation was reclaimed"
+    );
+}
