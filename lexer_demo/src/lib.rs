@@ -50,3 +50,4 @@ pub mod parser;
 pub mod printer;
 pub mod resolver;
 pub mod token;
+pub mod vm;

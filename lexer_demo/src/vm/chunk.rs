@@ -1,0 +1,368 @@
+//! Bytecode: one chunk per function, with its constants and the source line
+//! of every instruction.
+//!
+//! Instructions are an opcode byte and fixed-width little-endian operands.
+//! Operands are wide enough that no limit a program meets in practice
+//! exists: constants and global slots take 24 bits (16 million), locals and
+//! upvalues 16 bits, jumps 32 bits, argument counts 8 bits (the parser
+//! already refuses more than 255 arguments).
+
+use super::value::Value;
+
+/// Opcodes. The comment on each gives its operands and stack effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Op {
+    /// `k: u24` → push constant `k`.
+    Constant,
+    /// → push `nil`.
+    Nil,
+    /// → push `true`.
+    True,
+    /// → push `false`.
+    False,
+    /// `v` →.
+    Pop,
+    /// `slot: u16` → push the frame's local `slot`.
+    GetLocal,
+    /// `slot: u16`; `v` → `v`, stored in local `slot`.
+    SetLocal,
+    /// `g: u24` → push global `g` (an error if it is undefined).
+    GetGlobal,
+    /// `g: u24`; `v` →, defining global `g`.
+    DefineGlobal,
+    /// `g: u24`; `v` → `v`, assigned to global `g` (an error if undefined).
+    SetGlobal,
+    /// `i: u16` → push upvalue `i` of the running closure.
+    GetUpvalue,
+    /// `i: u16`; `v` → `v`, stored in upvalue `i`.
+    SetUpvalue,
+    /// `name: u24`; `obj` → the property.
+    GetProperty,
+    /// `name: u24`; `obj v` → `v`, stored in the field.
+    SetProperty,
+    /// `name: u24`; `this super` → the bound method.
+    GetSuper,
+    /// `a b` → `a == b`.
+    Equal,
+    /// `a b` → `a > b`.
+    Greater,
+    /// `a b` → `a < b`.
+    Less,
+    /// `a b` → `a + b` (numbers or strings).
+    Add,
+    /// `a b` → `a - b`.
+    Subtract,
+    /// `a b` → `a * b`.
+    Multiply,
+    /// `a b` → `a / b`.
+    Divide,
+    /// `v` → `!v`.
+    Not,
+    /// `v` → `-v`.
+    Negate,
+    /// `v` →, printed.
+    Print,
+    /// `d: u32` → jump forward `d` bytes.
+    Jump,
+    /// `d: u32`; `v` → `v`, jump forward `d` bytes if `v` is falsey.
+    JumpIfFalse,
+    /// `d: u32` → jump back `d` bytes.
+    Loop,
+    /// `argc: u8`; `callee args…` → result.
+    Call,
+    /// `name: u24, argc: u8`; `obj args…` → result of `obj.name(args…)`.
+    Invoke,
+    /// `name: u24, argc: u8`; `this args… super` → result of `super.name(args…)`.
+    SuperInvoke,
+    /// `f: u24`, then per upvalue `is_local: u8, index: u16` → the closure.
+    Closure,
+    /// `v` →, closing the upvalue of the top slot.
+    CloseUpvalue,
+    /// `v` → returns `v` from the frame.
+    Return,
+    /// `name: u24` → a new class.
+    Class,
+    /// `super sub` → `super`, the methods copied down.
+    Inherit,
+    /// `name: u24`; `class method` → `class`.
+    Method,
+}
+
+impl Op {
+    /// Every opcode, in encoding order.
+    pub const ALL: [Op; 37] = [
+        Op::Constant,
+        Op::Nil,
+        Op::True,
+        Op::False,
+        Op::Pop,
+        Op::GetLocal,
+        Op::SetLocal,
+        Op::GetGlobal,
+        Op::DefineGlobal,
+        Op::SetGlobal,
+        Op::GetUpvalue,
+        Op::SetUpvalue,
+        Op::GetProperty,
+        Op::SetProperty,
+        Op::GetSuper,
+        Op::Equal,
+        Op::Greater,
+        Op::Less,
+        Op::Add,
+        Op::Subtract,
+        Op::Multiply,
+        Op::Divide,
+        Op::Not,
+        Op::Negate,
+        Op::Print,
+        Op::Jump,
+        Op::JumpIfFalse,
+        Op::Loop,
+        Op::Call,
+        Op::Invoke,
+        Op::SuperInvoke,
+        Op::Closure,
+        Op::CloseUpvalue,
+        Op::Return,
+        Op::Class,
+        Op::Inherit,
+        Op::Method,
+    ];
+
+    /// The opcode of a byte, if it is one.
+    ///
+    /// ```
+    /// use lexer_demo::vm::chunk::Op;
+    /// assert_eq!(Op::from_byte(Op::Return as u8), Some(Op::Return));
+    /// assert_eq!(Op::from_byte(200), None);
+    /// ```
+    pub fn from_byte(b: u8) -> Option<Op> {
+        Op::ALL.get(usize::from(b)).copied()
+    }
+
+    /// Bytes of fixed operands after the opcode (a closure's upvalue
+    /// descriptors come on top).
+    pub fn operand_bytes(self) -> usize {
+        match self {
+            Op::Constant
+            | Op::GetGlobal
+            | Op::DefineGlobal
+            | Op::SetGlobal
+            | Op::GetProperty
+            | Op::SetProperty
+            | Op::GetSuper
+            | Op::Closure
+            | Op::Class
+            | Op::Method => 3,
+            Op::GetLocal | Op::SetLocal | Op::GetUpvalue | Op::SetUpvalue => 2,
+            Op::Jump | Op::JumpIfFalse | Op::Loop => 4,
+            Op::Call => 1,
+            Op::Invoke | Op::SuperInvoke => 4,
+            _ => 0,
+        }
+    }
+}
+
+// Every opcode's discriminant is its index in `ALL`.
+const _: () = {
+    let mut i = 0;
+    while i < Op::ALL.len() {
+        assert!(Op::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
+/// Largest 24-bit operand.
+pub const MAX_U24: u32 = (1 << 24) - 1;
+
+/// A function's bytecode, constants and line table.
+///
+/// ```
+/// use lexer_demo::vm::chunk::{Chunk, Op};
+/// use lexer_demo::vm::value::Value;
+/// let mut c = Chunk::default();
+/// let k = c.add_constant(Value::number(1.0)).unwrap();
+/// c.emit_op(Op::Constant, 1);
+/// c.emit_u24(k);
+/// c.emit_op(Op::Return, 2);
+/// assert_eq!(c.line_at(0), 1);
+/// assert_eq!(c.line_at(4), 2);
+/// assert_eq!(c.disassemble(), "0000 Constant 0 (1)\n0004 Return\n");
+/// ```
+#[derive(Default)]
+pub struct Chunk {
+    /// The instructions.
+    pub code: Vec<u8>,
+    /// The constants (numbers, strings, functions).
+    pub constants: Vec<Value>,
+    /// `(offset, line)` for the first instruction of each run of one line,
+    /// in order of offset.
+    lines: Vec<(u32, u32)>,
+}
+
+impl Chunk {
+    /// Appends an opcode from source line `line`.
+    pub fn emit_op(&mut self, op: Op, line: u32) {
+        let offset = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
+        if self.lines.last().is_none_or(|&(_, l)| l != line) {
+            self.lines.push((offset, line));
+        }
+        self.code.push(op as u8);
+    }
+
+    /// Appends a byte operand.
+    pub fn emit_u8(&mut self, v: u8) {
+        self.code.push(v);
+    }
+
+    /// Appends a 16-bit operand.
+    pub fn emit_u16(&mut self, v: u16) {
+        self.code.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Appends a 24-bit operand (`v` at most [`MAX_U24`]).
+    pub fn emit_u24(&mut self, v: u32) {
+        debug_assert!(v <= MAX_U24);
+        self.code.extend_from_slice(&v.to_le_bytes()[..3]);
+    }
+
+    /// Appends a 32-bit operand.
+    pub fn emit_u32(&mut self, v: u32) {
+        self.code.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Overwrites the 32-bit operand at `at` (a jump patched later).
+    pub fn patch_u32(&mut self, at: usize, v: u32) {
+        self.code[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Adds a constant and returns its index, or `None` past 2^24.
+    pub fn add_constant(&mut self, v: Value) -> Option<u32> {
+        let k = u32::try_from(self.constants.len())
+            .ok()
+            .filter(|&k| k <= MAX_U24)?;
+        self.constants.push(v);
+        Some(k)
+    }
+
+    /// The 16-bit operand at `at`.
+    #[inline(always)]
+    pub fn read_u16(&self, at: usize) -> u16 {
+        u16::from_le_bytes([self.code[at], self.code[at + 1]])
+    }
+
+    /// The 24-bit operand at `at`.
+    #[inline(always)]
+    pub fn read_u24(&self, at: usize) -> u32 {
+        u32::from_le_bytes([self.code[at], self.code[at + 1], self.code[at + 2], 0])
+    }
+
+    /// The 32-bit operand at `at`.
+    #[inline(always)]
+    pub fn read_u32(&self, at: usize) -> u32 {
+        u32::from_le_bytes([
+            self.code[at],
+            self.code[at + 1],
+            self.code[at + 2],
+            self.code[at + 3],
+        ])
+    }
+
+    /// The source line of the instruction at `offset` (a binary search; only
+    /// errors need it).
+    pub fn line_at(&self, offset: usize) -> u32 {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        match self.lines.partition_point(|&(o, _)| o <= offset) {
+            0 => 0,
+            i => self.lines[i - 1].1,
+        }
+    }
+
+    /// The instructions as text, one a line: offset, opcode, operands (and a
+    /// number constant's value). For tests and debugging.
+    pub fn disassemble(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let mut at = 0;
+        while at < self.code.len() {
+            let Some(op) = Op::from_byte(self.code[at]) else {
+                let _ = writeln!(out, "{at:04} ?{}", self.code[at]);
+                at += 1;
+                continue;
+            };
+            let _ = write!(out, "{at:04} {op:?}");
+            let operands = at + 1;
+            match op.operand_bytes() {
+                1 => {
+                    let _ = write!(out, " {}", self.code[operands]);
+                }
+                2 => {
+                    let _ = write!(out, " {}", self.read_u16(operands));
+                }
+                3 => {
+                    let k = self.read_u24(operands);
+                    let _ = write!(out, " {k}");
+                    if op == Op::Constant {
+                        if let Some(n) = self.constants.get(k as usize).and_then(|v| v.as_number())
+                        {
+                            let _ = write!(out, " ({n})");
+                        }
+                    }
+                }
+                4 if matches!(op, Op::Invoke | Op::SuperInvoke) => {
+                    let _ = write!(
+                        out,
+                        " {} {}",
+                        self.read_u24(operands),
+                        self.code[operands + 3]
+                    );
+                }
+                4 => {
+                    let _ = write!(out, " {}", self.read_u32(operands));
+                }
+                _ => {}
+            }
+            at = operands + op.operand_bytes();
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operands_round_trip_and_lines_are_found_by_offset() {
+        let mut c = Chunk::default();
+        c.emit_op(Op::GetLocal, 3);
+        c.emit_u16(40_000);
+        c.emit_op(Op::Jump, 3);
+        let jump = c.code.len();
+        c.emit_u32(0);
+        c.emit_op(Op::Invoke, 9);
+        c.emit_u24(MAX_U24);
+        c.emit_u8(255);
+        c.patch_u32(jump, 123_456);
+        assert_eq!(c.read_u16(1), 40_000);
+        assert_eq!(c.read_u32(jump), 123_456);
+        assert_eq!(c.read_u24(jump + 5), MAX_U24);
+        assert_eq!((c.line_at(0), c.line_at(3), c.line_at(8)), (3, 3, 9));
+        assert_eq!(
+            c.disassemble(),
+            "0000 GetLocal 40000\n0003 Jump 123456\n0008 Invoke 16777215 255\n"
+        );
+    }
+
+    #[test]
+    fn constants_are_limited_only_at_2_pow_24() {
+        let mut c = Chunk::default();
+        for i in 0..70_000 {
+            assert_eq!(c.add_constant(Value::number(f64::from(i))), Some(i));
+        }
+        assert_eq!(c.constants.len(), 70_000);
+    }
+}
