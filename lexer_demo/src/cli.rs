@@ -98,10 +98,22 @@ pub enum RunBackend {
     Heap,
 }
 
+/// Which engine runs a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RunEngine {
+    /// The tree-walking interpreter.
+    Tree,
+    /// The bytecode VM (same output; it will replace the tree-walker).
+    Vm,
+}
+
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The program; `-` reads standard input.
     file: String,
+    /// The engine that runs it.
+    #[arg(long, value_enum, default_value_t = RunEngine::Tree)]
+    engine: RunEngine,
     /// Where runtime objects are allocated.
     #[arg(long, value_enum, default_value_t = RunBackend::Morph)]
     backend: RunBackend,
@@ -409,6 +421,7 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
         }
     };
     let program = compiled.program;
+    let engine = args.engine;
     let options = Options {
         gc_stress: args.gc_stress,
         backend: match args.backend {
@@ -430,7 +443,12 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
                     tx,
                     buf: Vec::with_capacity(8192),
                 };
-                let r = run_program(&program, &res, source, &options, &mut w);
+                let r = match engine {
+                    RunEngine::Tree => run_program(&program, &res, source, &options, &mut w),
+                    RunEngine::Vm => {
+                        crate::vm::run_program(&program, &res, source, &options, &mut w)
+                    }
+                };
                 let _ = w.flush();
                 r
             });

@@ -65,6 +65,26 @@ fn gc_stress_and_the_heap_backend_change_nothing() {
     }
 }
 
+/// The bytecode VM gives every fixture the tree-walker's exact transcript
+/// (stdout, stderr, exit code), with and without collecting before every
+/// allocation, on both backends.
+#[test]
+fn the_vm_gives_every_transcript_byte_for_byte() {
+    for path in runnable() {
+        let p = path_str(&path);
+        let plain = transcript(&["run", &p]);
+        for extra in [
+            &[][..],
+            &["--gc-stress"],
+            &["--backend", "heap", "--gc-stress"],
+        ] {
+            let mut args = vec!["run", "--engine", "vm", &p];
+            args.extend_from_slice(extra);
+            assert_eq!(transcript(&args), plain, "{p} with --engine vm {extra:?}");
+        }
+    }
+}
+
 /// Runs `path` in a fresh runtime context on a deep stack; returns the
 /// context's figures after teardown, checked for leaks and misuse.
 fn run_and_check(path: &std::path::Path, gc_stress: bool) -> (lexer_demo::interp::GcStats, u64) {
@@ -224,7 +244,13 @@ fn generated_programs_run_alike_everywhere() {
         let plain = cli(&["run", "-"], src.as_bytes());
         assert_eq!(plain.0, 0, "seed {seed}: {}", plain.2);
         assert!(!plain.1.is_empty(), "seed {seed} printed nothing");
-        for extra in [&["--gc-stress"][..], &["--backend", "heap"]] {
+        for extra in [
+            &["--gc-stress"][..],
+            &["--backend", "heap"],
+            &["--engine", "vm"],
+            &["--engine", "vm", "--gc-stress"],
+            &["--engine", "vm", "--backend", "heap"],
+        ] {
             let mut args = vec!["run", "-"];
             args.extend_from_slice(extra);
             assert_eq!(

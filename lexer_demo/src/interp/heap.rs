@@ -42,11 +42,15 @@ pub enum Kind {
     Fields,
     /// A method bound to its receiver.
     Bound,
+    /// A captured variable (the VM's).
+    Upvalue,
+    /// A native function (the VM's).
+    Native,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Str,
         Kind::Closure,
         Kind::Env,
@@ -54,6 +58,8 @@ impl Kind {
         Kind::Instance,
         Kind::Fields,
         Kind::Bound,
+        Kind::Upvalue,
+        Kind::Native,
     ];
 
     /// The kind with type tag `tag`, if any.
@@ -81,6 +87,8 @@ impl Kind {
             Kind::Instance => "instance",
             Kind::Fields => "field table",
             Kind::Bound => "bound method",
+            Kind::Upvalue => "upvalue",
+            Kind::Native => "native function",
         }
     }
 }
@@ -139,6 +147,12 @@ pub trait ObjHeap {
     /// # Safety
     /// `ptr` is a live object of this heap.
     unsafe fn set_mark(&self, ptr: NonNull<u8>, on: bool);
+
+    /// The object's kind, as it was allocated (read from its header).
+    ///
+    /// # Safety
+    /// `ptr` is a live object of this heap.
+    unsafe fn kind(&self, ptr: NonNull<u8>) -> Kind;
 
     /// Frees every unmarked object and clears the mark of every other.
     ///
@@ -298,6 +312,14 @@ impl ObjHeap for SysHeap {
     }
 
     /// # Safety
+    /// As for [`ObjHeap::kind`].
+    unsafe fn kind(&self, ptr: NonNull<u8>) -> Kind {
+        // SAFETY: the caller guarantees a live object, so its prefix is there.
+        let tag = unsafe { (*ptr.as_ptr().sub(PREFIX).cast::<Prefix>()).tag };
+        Kind::from_tag(tag).unwrap_or(Kind::Str)
+    }
+
+    /// # Safety
     /// As for [`ObjHeap::set_mark`].
     unsafe fn set_mark(&self, ptr: NonNull<u8>, on: bool) {
         // SAFETY: as for `is_marked`; the mark is a `Cell`, and no other
@@ -408,6 +430,15 @@ impl ObjHeap for MorphHeap<'_> {
     unsafe fn is_marked(&self, ptr: NonNull<u8>) -> bool {
         // SAFETY: a live object of the context (the caller's guarantee).
         unsafe { self.ctx.header(ptr).is_marked() }
+    }
+
+    /// # Safety
+    /// As for [`ObjHeap::kind`].
+    #[inline]
+    unsafe fn kind(&self, ptr: NonNull<u8>) -> Kind {
+        // SAFETY: a live object of the context (the caller's guarantee).
+        let tag = unsafe { self.ctx.header(ptr) }.tag();
+        Kind::from_tag(tag.0).unwrap_or(Kind::Str)
     }
 
     /// # Safety

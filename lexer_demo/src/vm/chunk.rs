@@ -43,12 +43,27 @@ pub enum Op {
     SetProperty,
     /// `name: u24`; `this super` → the bound method.
     GetSuper,
+    /// `name: u24`; `obj` → `method obj`, or `field EMPTY` when a field
+    /// holds the callee: the property is found (or the error raised) before
+    /// the arguments are evaluated.
+    GetMethod,
+    /// `name: u24`; `this super` → `method this`.
+    GetSuperMethod,
+    /// `argc: u8`; `callee this-or-EMPTY args…` → result.
+    CallMethod,
+    /// `obj` → `obj`, an error unless it is an instance (a field store
+    /// checks its object before the value is evaluated).
+    CheckInstance,
     /// `a b` → `a == b`.
     Equal,
     /// `a b` → `a > b`.
     Greater,
     /// `a b` → `a < b`.
     Less,
+    /// `a b` → `a >= b` (not `!(a < b)`: NaN compares false both ways).
+    GreaterEqual,
+    /// `a b` → `a <= b`.
+    LessEqual,
     /// `a b` → `a + b` (numbers or strings).
     Add,
     /// `a b` → `a - b`.
@@ -71,11 +86,8 @@ pub enum Op {
     Loop,
     /// `argc: u8`; `callee args…` → result.
     Call,
-    /// `name: u24, argc: u8`; `obj args…` → result of `obj.name(args…)`.
-    Invoke,
-    /// `name: u24, argc: u8`; `this args… super` → result of `super.name(args…)`.
-    SuperInvoke,
-    /// `f: u24`, then per upvalue `is_local: u8, index: u16` → the closure.
+    /// `f: u24` (a function of the program), then per upvalue
+    /// `is_local: u8, index: u16` → the closure.
     Closure,
     /// `v` →, closing the upvalue of the top slot.
     CloseUpvalue,
@@ -91,7 +103,7 @@ pub enum Op {
 
 impl Op {
     /// Every opcode, in encoding order.
-    pub const ALL: [Op; 37] = [
+    pub const ALL: [Op; 41] = [
         Op::Constant,
         Op::Nil,
         Op::True,
@@ -107,9 +119,15 @@ impl Op {
         Op::GetProperty,
         Op::SetProperty,
         Op::GetSuper,
+        Op::GetMethod,
+        Op::GetSuperMethod,
+        Op::CallMethod,
+        Op::CheckInstance,
         Op::Equal,
         Op::Greater,
         Op::Less,
+        Op::GreaterEqual,
+        Op::LessEqual,
         Op::Add,
         Op::Subtract,
         Op::Multiply,
@@ -121,8 +139,6 @@ impl Op {
         Op::JumpIfFalse,
         Op::Loop,
         Op::Call,
-        Op::Invoke,
-        Op::SuperInvoke,
         Op::Closure,
         Op::CloseUpvalue,
         Op::Return,
@@ -153,13 +169,15 @@ impl Op {
             | Op::GetProperty
             | Op::SetProperty
             | Op::GetSuper
+            | Op::GetMethod
+            | Op::GetSuperMethod
             | Op::Closure
             | Op::Class
             | Op::Method => 3,
             Op::GetLocal | Op::SetLocal | Op::GetUpvalue | Op::SetUpvalue => 2,
             Op::Jump | Op::JumpIfFalse | Op::Loop => 4,
-            Op::Call => 1,
-            Op::Invoke | Op::SuperInvoke => 4,
+            Op::Call | Op::CallMethod => 1,
+
             _ => 0,
         }
     }
@@ -311,14 +329,6 @@ impl Chunk {
                         }
                     }
                 }
-                4 if matches!(op, Op::Invoke | Op::SuperInvoke) => {
-                    let _ = write!(
-                        out,
-                        " {} {}",
-                        self.read_u24(operands),
-                        self.code[operands + 3]
-                    );
-                }
                 4 => {
                     let _ = write!(out, " {}", self.read_u32(operands));
                 }
@@ -343,8 +353,9 @@ mod tests {
         c.emit_op(Op::Jump, 3);
         let jump = c.code.len();
         c.emit_u32(0);
-        c.emit_op(Op::Invoke, 9);
+        c.emit_op(Op::GetMethod, 9);
         c.emit_u24(MAX_U24);
+        c.emit_op(Op::CallMethod, 9);
         c.emit_u8(255);
         c.patch_u32(jump, 123_456);
         assert_eq!(c.read_u16(1), 40_000);
@@ -353,7 +364,7 @@ mod tests {
         assert_eq!((c.line_at(0), c.line_at(3), c.line_at(8)), (3, 3, 9));
         assert_eq!(
             c.disassemble(),
-            "0000 GetLocal 40000\n0003 Jump 123456\n0008 Invoke 16777215 255\n"
+            "0000 GetLocal 40000\n0003 Jump 123456\n0008 GetMethod 16777215\n0012 CallMethod 255\n"
         );
     }
 

@@ -28,6 +28,7 @@ const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 const NIL: usize = QNAN | 1;
 const FALSE: usize = QNAN | 2;
 const TRUE: usize = QNAN | 3;
+const EMPTY: usize = QNAN | 4;
 
 /// A Lox value: a number, `nil`, a boolean, or a reference to an object.
 ///
@@ -53,6 +54,9 @@ impl Value {
     pub const FALSE: Value = Value(ptr::without_provenance(FALSE));
     /// `true`.
     pub const TRUE: Value = Value(ptr::without_provenance(TRUE));
+    /// No value: an undefined global, or the VM's marker for "no receiver".
+    /// Never visible to a program.
+    pub const EMPTY: Value = Value(ptr::without_provenance(EMPTY));
 
     /// A number. Every NaN becomes the canonical one, so no computed NaN can
     /// be mistaken for a tagged value.
@@ -141,6 +145,12 @@ impl Value {
             FALSE => Some(false),
             _ => None,
         }
+    }
+
+    /// Whether this is [`EMPTY`](Self::EMPTY).
+    #[inline(always)]
+    pub fn is_empty(self) -> bool {
+        self.0.addr() == EMPTY
     }
 
     /// Whether this is `nil`.
