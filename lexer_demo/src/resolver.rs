@@ -406,6 +406,21 @@ impl<'a> Resolver<'a, '_> {
         match *e {
             Expr::Assign { name, value, id } => {
                 self.expr(value);
+                // Assigning a variable in its own initializer is refused as
+                // reading it is: it has no slot yet.
+                if self
+                    .scopes
+                    .last()
+                    .and_then(|s| s.get(name.name))
+                    .map(|e| e.0)
+                    == Some(false)
+                {
+                    self.error(
+                        name.name,
+                        name.offset_in(self.source),
+                        "Can't read local variable in its own initializer.",
+                    );
+                }
                 self.resolve_local(id, name.name);
             }
             Expr::Binary { left, right, .. } | Expr::Logical { left, right, .. } => {
@@ -464,5 +479,32 @@ impl<'a> Resolver<'a, '_> {
                 self.resolve_local(id, name.name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Regression: assigning a local in its own initializer resolved to a
+    /// variable with no slot yet (the tree-walker stopped with an internal
+    /// error, the VM wrote to an outer variable). It is refused as reading
+    /// it is.
+    #[test]
+    fn assigning_a_local_in_its_own_initializer_is_an_error() {
+        let ctx = morph_runtime::MorphContext::new();
+        for src in [
+            "var a = 1; { var a = (a = 2); }",
+            "fun f() { var b = (b = 1) + 1; }",
+        ] {
+            let c = crate::frontend::compile(src, &ctx, &ctx).unwrap();
+            let messages: Vec<String> = c.diagnostics.iter().map(|d| d.to_string()).collect();
+            assert_eq!(messages.len(), 1, "{src}: {messages:?}");
+            assert!(
+                messages[0].ends_with("Can't read local variable in its own initializer."),
+                "{src}: {messages:?}"
+            );
+        }
+        // A global initializer may assign the global (globals are late-bound).
+        let c = crate::frontend::compile("var g = (g = 1);", &ctx, &ctx).unwrap();
+        assert!(c.diagnostics.is_empty());
     }
 }

@@ -261,3 +261,30 @@ fn generated_programs_run_alike_everywhere() {
         }
     }
 }
+
+/// No per-function limit of the C reference (256 constants, locals or
+/// upvalues) exists in the VM: a function with 70,000 locals and
+/// constants, and a closure capturing 300 variables, run as on the
+/// tree-walker.
+#[test]
+fn the_vm_has_no_limit_of_256_or_65536() {
+    let mut locals = String::from("fun many() {\n");
+    for i in 0..70_000 {
+        locals.push_str(&format!("  var x{i} = {i}.5;\n"));
+    }
+    locals.push_str("  print x0 + x69999;\n}\nmany();\n");
+    let mut captures = String::from("fun outer() {\n");
+    for i in 0..300 {
+        captures.push_str(&format!("  var c{i} = {i};\n"));
+    }
+    captures.push_str("  fun inner() {\n    var s = 0;\n");
+    for i in 0..300 {
+        captures.push_str(&format!("    s = s + c{i};\n"));
+    }
+    captures.push_str("    return s;\n  }\n  return inner;\n}\nprint outer()();\n");
+    for (src, want) in [(locals, "70000\n"), (captures, "44850\n")] {
+        let tree = cli(&["run", "-"], src.as_bytes());
+        assert_eq!((tree.0, tree.1.as_str()), (0, want), "{}", tree.2);
+        assert_eq!(cli(&["run", "--engine", "vm", "-"], src.as_bytes()), tree);
+    }
+}

@@ -3,8 +3,8 @@
 //!
 //! Instructions are an opcode byte and fixed-width little-endian operands.
 //! Operands are wide enough that no limit a program meets in practice
-//! exists: constants and global slots take 24 bits (16 million), locals and
-//! upvalues 16 bits, jumps 32 bits, argument counts 8 bits (the parser
+//! exists: constants, global slots, locals and upvalues take 24 bits (16
+//! million each), jumps 32 bits, argument counts 8 bits (the parser
 //! already refuses more than 255 arguments).
 
 use super::value::Value;
@@ -23,9 +23,9 @@ pub enum Op {
     False,
     /// `v` →.
     Pop,
-    /// `slot: u16` → push the frame's local `slot`.
+    /// `slot: u24` → push the frame's local `slot`.
     GetLocal,
-    /// `slot: u16`; `v` → `v`, stored in local `slot`.
+    /// `slot: u24`; `v` → `v`, stored in local `slot`.
     SetLocal,
     /// `g: u24` → push global `g` (an error if it is undefined).
     GetGlobal,
@@ -33,9 +33,9 @@ pub enum Op {
     DefineGlobal,
     /// `g: u24`; `v` → `v`, assigned to global `g` (an error if undefined).
     SetGlobal,
-    /// `i: u16` → push upvalue `i` of the running closure.
+    /// `i: u24` → push upvalue `i` of the running closure.
     GetUpvalue,
-    /// `i: u16`; `v` → `v`, stored in upvalue `i`.
+    /// `i: u24`; `v` → `v`, stored in upvalue `i`.
     SetUpvalue,
     /// `name: u24`; `obj` → the property.
     GetProperty,
@@ -87,7 +87,7 @@ pub enum Op {
     /// `argc: u8`; `callee args…` → result.
     Call,
     /// `f: u24` (a function of the program), then per upvalue
-    /// `is_local: u8, index: u16` → the closure.
+    /// `is_local: u8, index: u24` → the closure.
     Closure,
     /// `v` →, closing the upvalue of the top slot.
     CloseUpvalue,
@@ -173,8 +173,11 @@ impl Op {
             | Op::GetSuperMethod
             | Op::Closure
             | Op::Class
-            | Op::Method => 3,
-            Op::GetLocal | Op::SetLocal | Op::GetUpvalue | Op::SetUpvalue => 2,
+            | Op::Method
+            | Op::GetLocal
+            | Op::SetLocal
+            | Op::GetUpvalue
+            | Op::SetUpvalue => 3,
             Op::Jump | Op::JumpIfFalse | Op::Loop => 4,
             Op::Call | Op::CallMethod => 1,
 
@@ -349,7 +352,7 @@ mod tests {
     fn operands_round_trip_and_lines_are_found_by_offset() {
         let mut c = Chunk::default();
         c.emit_op(Op::GetLocal, 3);
-        c.emit_u16(40_000);
+        c.emit_u24(70_000);
         c.emit_op(Op::Jump, 3);
         let jump = c.code.len();
         c.emit_u32(0);
@@ -358,13 +361,13 @@ mod tests {
         c.emit_op(Op::CallMethod, 9);
         c.emit_u8(255);
         c.patch_u32(jump, 123_456);
-        assert_eq!(c.read_u16(1), 40_000);
+        assert_eq!(c.read_u24(1), 70_000);
         assert_eq!(c.read_u32(jump), 123_456);
         assert_eq!(c.read_u24(jump + 5), MAX_U24);
-        assert_eq!((c.line_at(0), c.line_at(3), c.line_at(8)), (3, 3, 9));
+        assert_eq!((c.line_at(0), c.line_at(4), c.line_at(9)), (3, 3, 9));
         assert_eq!(
             c.disassemble(),
-            "0000 GetLocal 40000\n0003 Jump 123456\n0008 GetMethod 16777215\n0012 CallMethod 255\n"
+            "0000 GetLocal 70000\n0004 Jump 123456\n0009 GetMethod 16777215\n0013 CallMethod 255\n"
         );
     }
 

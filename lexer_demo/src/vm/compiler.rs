@@ -64,7 +64,7 @@ struct FnState<'a> {
     kind: FnKind,
     chunk: Chunk,
     locals: Vec<Local<'a>>,
-    upvalues: Vec<(bool, u16)>,
+    upvalues: Vec<(bool, u32)>,
     depth: u32,
     name: *const ObjStr,
     arity: u8,
@@ -100,7 +100,7 @@ impl<'a> FnState<'a> {
         Proto {
             name: self.name,
             arity: self.arity,
-            upvalues: u16::try_from(self.upvalues.len()).unwrap_or(u16::MAX),
+            upvalues: u32::try_from(self.upvalues.len()).unwrap_or(u32::MAX),
             chunk: self.chunk,
         }
     }
@@ -148,10 +148,10 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         c.emit_u24(operand);
     }
 
-    fn emit_u16(&mut self, op: Op, operand: u16, line: u32) {
+    fn emit_slot(&mut self, op: Op, operand: u32, line: u32) {
         let c = &mut self.f().chunk;
         c.emit_op(op, line);
-        c.emit_u16(operand);
+        c.emit_u24(operand);
     }
 
     fn emit_jump(&mut self, op: Op, line: u32) -> usize {
@@ -254,7 +254,7 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
 
     fn add_local(&mut self, name: &'a str, line: u32) -> Done {
         let f = self.f();
-        if f.locals.len() > usize::from(u16::MAX) {
+        if f.locals.len() > MAX_U24 as usize {
             return Err(self.error(line, "Too many local variables in function."));
         }
         let depth = f.depth;
@@ -266,29 +266,29 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         Ok(())
     }
 
-    fn resolve_local(f: &FnState<'_>, name: &str) -> Option<u16> {
+    fn resolve_local(f: &FnState<'_>, name: &str) -> Option<u32> {
         f.locals
             .iter()
             .rposition(|l| l.name == name)
-            .map(|i| u16::try_from(i).unwrap_or(u16::MAX))
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
     }
 
     fn add_upvalue(
         &mut self,
         fi: usize,
         is_local: bool,
-        index: u16,
+        index: u32,
         line: u32,
-    ) -> Result<u16, RuntimeError> {
+    ) -> Result<u32, RuntimeError> {
         let f = &mut self.fns[fi];
         if let Some(i) = f.upvalues.iter().position(|&u| u == (is_local, index)) {
-            return Ok(u16::try_from(i).unwrap_or(u16::MAX));
+            return Ok(u32::try_from(i).unwrap_or(u32::MAX));
         }
-        if f.upvalues.len() >= usize::from(u16::MAX) {
+        if f.upvalues.len() >= MAX_U24 as usize {
             return Err(self.error(line, "Too many closure variables in function."));
         }
         f.upvalues.push((is_local, index));
-        Ok(u16::try_from(f.upvalues.len() - 1).unwrap_or(u16::MAX))
+        Ok(u32::try_from(f.upvalues.len() - 1).unwrap_or(u32::MAX))
     }
 
     fn resolve_upvalue(
@@ -296,12 +296,12 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         fi: usize,
         name: &str,
         line: u32,
-    ) -> Result<Option<u16>, RuntimeError> {
+    ) -> Result<Option<u32>, RuntimeError> {
         if fi == 0 {
             return Ok(None);
         }
         if let Some(slot) = Self::resolve_local(&self.fns[fi - 1], name) {
-            self.fns[fi - 1].locals[usize::from(slot)].captured = true;
+            self.fns[fi - 1].locals[slot as usize].captured = true;
             return self.add_upvalue(fi, true, slot, line).map(Some);
         }
         match self.resolve_upvalue(fi - 1, name, line)? {
@@ -316,12 +316,12 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
             let fi = self.fns.len() - 1;
             if let Some(slot) = Self::resolve_local(&self.fns[fi], name) {
                 let op = if set { Op::SetLocal } else { Op::GetLocal };
-                self.emit_u16(op, slot, line);
+                self.emit_slot(op, slot, line);
                 return Ok(());
             }
             if let Some(up) = self.resolve_upvalue(fi, name, line)? {
                 let op = if set { Op::SetUpvalue } else { Op::GetUpvalue };
-                self.emit_u16(op, up, line);
+                self.emit_slot(op, up, line);
                 return Ok(());
             }
         }
@@ -416,7 +416,7 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
             Stmt::Return { offset, value } => {
                 let line = self.line(offset);
                 if self.f().kind == FnKind::Initializer {
-                    self.emit_u16(Op::GetLocal, 0, line);
+                    self.emit_slot(Op::GetLocal, 0, line);
                 } else {
                     match value {
                         Some(e) => self.expr(e)?,
@@ -445,7 +445,7 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
             self.stmt(s)?;
         }
         if kind == FnKind::Initializer {
-            self.emit_u16(Op::GetLocal, 0, 0);
+            self.emit_slot(Op::GetLocal, 0, 0);
         } else {
             self.emit(Op::Nil, 0);
         }
@@ -461,7 +461,7 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         let chunk = &mut self.f().chunk;
         for (is_local, i) in upvalues {
             chunk.emit_u8(u8::from(is_local));
-            chunk.emit_u16(i);
+            chunk.emit_u24(i);
         }
         Ok(())
     }

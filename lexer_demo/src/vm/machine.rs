@@ -236,7 +236,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
 
     fn new_closure(&mut self, proto: *const Proto) -> Step<*const ObjClosure> {
         // SAFETY: protos live as long as the VM.
-        let n = usize::from(unsafe { (*proto).upvalues });
+        let n = unsafe { (*proto).upvalues } as usize;
         let p = self.alloc(Kind::Closure, ObjClosure::size(n))?;
         let c = p.cast::<ObjClosure>().as_ptr();
         // SAFETY: fresh memory for the head and `n` upvalue pointers.
@@ -746,11 +746,11 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     self.stack.pop();
                 }
                 Op::GetLocal => {
-                    let slot = usize::from(chunk.read_u16(operand));
+                    let slot = chunk.read_u24(operand) as usize;
                     self.stack.push(self.stack[base + slot]);
                 }
                 Op::SetLocal => {
-                    let slot = usize::from(chunk.read_u16(operand));
+                    let slot = chunk.read_u24(operand) as usize;
                     self.stack[base + slot] = self.peek(0);
                 }
                 Op::GetGlobal => {
@@ -773,7 +773,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     self.globals[g] = self.peek(0);
                 }
                 Op::GetUpvalue => {
-                    let i = usize::from(chunk.read_u16(operand));
+                    let i = chunk.read_u24(operand) as usize;
                     let c = self.frames.last().expect("running").closure;
                     // SAFETY: the running closure and its upvalues are live.
                     let v = unsafe {
@@ -787,7 +787,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     self.stack.push(v);
                 }
                 Op::SetUpvalue => {
-                    let i = usize::from(chunk.read_u16(operand));
+                    let i = chunk.read_u24(operand) as usize;
                     let c = self.frames.last().expect("running").closure;
                     let v = self.peek(0);
                     // SAFETY: as above.
@@ -937,12 +937,12 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     let c = self.new_closure(proto)?;
                     self.stack.push(Value::object(c.cast()));
                     // SAFETY: protos live as long as the VM.
-                    let n = usize::from(unsafe { (*proto).upvalues });
+                    let n = unsafe { (*proto).upvalues } as usize;
                     let mut at = operand + 3;
                     for i in 0..n {
                         let is_local = chunk.code[at] == 1;
-                        let index = usize::from(chunk.read_u16(at + 1));
-                        at += 3;
+                        let index = chunk.read_u24(at + 1) as usize;
+                        at += 4;
                         let u = if is_local {
                             self.capture(base + index)?
                         } else {

@@ -56,7 +56,7 @@ pub struct Proto {
     /// Parameters.
     pub arity: u8,
     /// Upvalues its closures capture.
-    pub upvalues: u16,
+    pub upvalues: u32,
     /// The code.
     pub chunk: Chunk,
 }
