@@ -408,19 +408,7 @@ impl<'a> Resolver<'a, '_> {
                 self.expr(value);
                 // Assigning a variable in its own initializer is refused as
                 // reading it is: it has no slot yet.
-                if self
-                    .scopes
-                    .last()
-                    .and_then(|s| s.get(name.name))
-                    .map(|e| e.0)
-                    == Some(false)
-                {
-                    self.error(
-                        name.name,
-                        name.offset_in(self.source),
-                        "Can't read local variable in its own initializer.",
-                    );
-                }
+                self.refuse_own_initializer(name);
                 self.resolve_local(id, name.name);
             }
             Expr::Binary { left, right, .. } | Expr::Logical { left, right, .. } => {
@@ -463,21 +451,27 @@ impl<'a> Resolver<'a, '_> {
                 self.resolve_local(id, "this");
             }
             Expr::Variable { name, id } => {
-                if self
-                    .scopes
-                    .last()
-                    .and_then(|s| s.get(name.name))
-                    .map(|e| e.0)
-                    == Some(false)
-                {
-                    self.error(
-                        name.name,
-                        name.offset_in(self.source),
-                        "Can't read local variable in its own initializer.",
-                    );
-                }
+                self.refuse_own_initializer(name);
                 self.resolve_local(id, name.name);
             }
+        }
+    }
+
+    /// Reports a use of a local that is declared in the innermost scope but
+    /// not yet defined (inside its own initializer).
+    fn refuse_own_initializer(&mut self, name: crate::ast::Ident<'_>) {
+        let declared_only = self
+            .scopes
+            .last()
+            .and_then(|s| s.get(name.name))
+            .map(|e| e.0)
+            == Some(false);
+        if declared_only {
+            self.error(
+                name.name,
+                name.offset_in(self.source),
+                "Can't read local variable in its own initializer.",
+            );
         }
     }
 }

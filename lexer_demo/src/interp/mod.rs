@@ -470,13 +470,7 @@ pub fn run_program(
         }
         Backend::Heap => {
             let (err, gc) = interpret(SysHeap::default(), program, res, source, options, out);
-            let heap = HeapFigures {
-                backend: "heap",
-                system_allocations: gc.1.allocations,
-                live_after_teardown: gc.1.live,
-                ..HeapFigures::default()
-            };
-            (err, gc.0, heap)
+            (err, gc.0, HeapFigures::of_system_heap(gc.1))
         }
     }
 }
@@ -507,17 +501,33 @@ pub fn run_in_context(
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, GcStats, HeapFigures) {
     let (err, gc) = interpret(MorphHeap::new(ctx), program, res, source, options, out);
-    let s = ctx.stats();
-    let heap = HeapFigures {
-        backend: "morph",
-        pool_reuses: s.classes.iter().map(|c| c.stats.reuses).sum(),
-        pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
-        peak_bytes_reserved: s.peak_bytes_reserved as u64,
-        system_allocations: gc.1.allocations,
-        slabs_returned: s.slabs.returned,
-        live_after_teardown: s.live_objects as u64,
-    };
-    (err, gc.0, heap)
+    (err, gc.0, HeapFigures::of_context(ctx, gc.1))
+}
+
+impl HeapFigures {
+    /// The figures of a context after a run and its teardown.
+    pub(crate) fn of_context(ctx: &MorphContext, sys: SysCounts) -> HeapFigures {
+        let s = ctx.stats();
+        HeapFigures {
+            backend: "morph",
+            pool_reuses: s.classes.iter().map(|c| c.stats.reuses).sum(),
+            pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
+            peak_bytes_reserved: s.peak_bytes_reserved as u64,
+            system_allocations: sys.allocations,
+            slabs_returned: s.slabs.returned,
+            live_after_teardown: s.live_objects as u64,
+        }
+    }
+
+    /// The figures of the system heap after a run and its teardown.
+    pub(crate) fn of_system_heap(sys: SysCounts) -> HeapFigures {
+        HeapFigures {
+            backend: "heap",
+            system_allocations: sys.allocations,
+            live_after_teardown: sys.live,
+            ..HeapFigures::default()
+        }
+    }
 }
 
 /// Runs `program` with objects in `heap`, then frees them all; returns the

@@ -60,28 +60,12 @@ pub fn run_program(
             let mut ctx = runtime_context();
             let (err, gc) =
                 machine::interpret(MorphHeap::new(&mut ctx), program, res, source, options, out);
-            let s = ctx.stats();
-            let heap = HeapFigures {
-                backend: "morph",
-                pool_reuses: s.classes.iter().map(|c| c.stats.reuses).sum(),
-                pool_allocations: s.classes.iter().map(|c| c.stats.allocations).sum(),
-                peak_bytes_reserved: s.peak_bytes_reserved as u64,
-                system_allocations: gc.1.allocations,
-                slabs_returned: s.slabs.returned,
-                live_after_teardown: s.live_objects as u64,
-            };
-            (err, gc.0, heap)
+            (err, gc.0, HeapFigures::of_context(&ctx, gc.1))
         }
         Backend::Heap => {
             let (err, gc) =
                 machine::interpret(SysHeap::default(), program, res, source, options, out);
-            let heap = HeapFigures {
-                backend: "heap",
-                system_allocations: gc.1.allocations,
-                live_after_teardown: gc.1.live,
-                ..HeapFigures::default()
-            };
-            (err, gc.0, heap)
+            (err, gc.0, HeapFigures::of_system_heap(gc.1))
         }
     }
 }
