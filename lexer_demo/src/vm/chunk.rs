@@ -344,6 +344,269 @@ impl Chunk {
     }
 }
 
+/// What the verifier needs to know of the program around a chunk.
+#[derive(Clone, Copy)]
+pub struct Context<'f> {
+    /// Values on the frame at entry: the callee or `this`, then the
+    /// parameters.
+    pub entry_depth: u32,
+    /// The function's upvalues.
+    pub upvalues: u32,
+    /// Global slots that exist.
+    pub globals: u32,
+    /// The upvalue count of function `i` of the program, if it exists.
+    pub closure_upvalues: &'f dyn Fn(u32) -> Option<u32>,
+}
+
+impl Chunk {
+    /// Checks the chunk and returns the most values its frame ever holds
+    /// (from slot 0).
+    ///
+    /// Every instruction must be whole; every jump must land on an
+    /// instruction; every path must reach the same stack depth at each
+    /// instruction, never pop below the frame and end in a return; every
+    /// local slot must be below the depth where it is read or written (a
+    /// captured one at most the depth: the closure's own slot), every constant, global, upvalue and
+    /// function index must exist, and every name operand must be an
+    /// object. The VM relies on this to run without bounds checks: what
+    /// this proves, it does not test again.
+    ///
+    /// ```
+    /// use lexer_demo::vm::chunk::{Chunk, Context, Op};
+    /// let none = |_| None;
+    /// let cx = Context { entry_depth: 1, upvalues: 0, globals: 0, closure_upvalues: &none };
+    /// let mut c = Chunk::default();
+    /// c.emit_op(Op::Nil, 1);
+    /// c.emit_op(Op::Nil, 1);
+    /// c.emit_op(Op::Add, 1);
+    /// c.emit_op(Op::Return, 1);
+    /// assert_eq!(c.verify(&cx), Ok(3));
+    /// let mut bad = Chunk::default();
+    /// bad.emit_op(Op::GetLocal, 1);
+    /// bad.emit_u24(1);
+    /// assert!(bad.verify(&cx).unwrap_err().contains("slot 1"));
+    /// ```
+    pub fn verify(&self, cx: &Context<'_>) -> Result<u32, String> {
+        let code = &self.code;
+        let len = code.len();
+        // Pass 1: where instructions start.
+        let mut starts = vec![false; len + 1];
+        let mut at = 0;
+        while at < len {
+            starts[at] = true;
+            let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
+            let mut next = at + 1 + op.operand_bytes();
+            if op == Op::Closure && next <= len {
+                let f = self.read_u24(at + 1);
+                let n = (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
+                next += 4 * n as usize;
+            }
+            if next > len {
+                return Err(format!("instruction at {at} runs past the end"));
+            }
+            at = next;
+        }
+        // Pass 2: the depth at every instruction, along every path.
+        let mut depth: Vec<Option<u32>> = vec![None; len];
+        let mut work = vec![(0usize, cx.entry_depth)];
+        let mut max = cx.entry_depth;
+        let jump_to = |from: usize, d: i64| -> Result<usize, String> {
+            let t = i64::try_from(from).ok().and_then(|f| f.checked_add(d));
+            match t.and_then(|t| usize::try_from(t).ok()) {
+                Some(t) if t < len && starts[t] => Ok(t),
+                _ => Err(format!("jump from {from} lands outside the code")),
+            }
+        };
+        while let Some((at, d)) = work.pop() {
+            if at >= len {
+                return Err("the code runs off its end".into());
+            }
+            match depth[at] {
+                Some(seen) if seen == d => continue,
+                Some(seen) => return Err(format!("depth {d} and {seen} meet at {at}")),
+                None => depth[at] = Some(d),
+            }
+            let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
+            let operand = at + 1;
+            let next = operand + op.operand_bytes();
+            let need = |n: u32| {
+                if d >= n {
+                    Ok(())
+                } else {
+                    Err(format!("{op:?} at {at} pops below the frame"))
+                }
+            };
+            let slot = |s: u32| {
+                if s < d {
+                    Ok(())
+                } else {
+                    Err(format!("{op:?} at {at} uses slot {s} of {d}"))
+                }
+            };
+            let constant = |k: u32| {
+                self.constants
+                    .get(k as usize)
+                    .copied()
+                    .ok_or_else(|| format!("no constant {k} at {at}"))
+            };
+            let name = |k: u32| match constant(k)?.as_object() {
+                Some(_) => Ok(()),
+                None => Err(format!("constant {k} at {at} is not a name")),
+            };
+            let global = |g: u32| {
+                if g < cx.globals {
+                    Ok(())
+                } else {
+                    Err(format!("no global {g} at {at}"))
+                }
+            };
+            let upvalue = |i: u32| {
+                if i < cx.upvalues {
+                    Ok(())
+                } else {
+                    Err(format!("no upvalue {i} at {at}"))
+                }
+            };
+            let u24 = || self.read_u24(operand);
+            let argc = || u32::from(code[operand]);
+            let after = match op {
+                Op::Constant => {
+                    constant(u24())?;
+                    d + 1
+                }
+                Op::Nil | Op::True | Op::False => d + 1,
+                Op::Pop | Op::CloseUpvalue | Op::Print => {
+                    need(1)?;
+                    d - 1
+                }
+                Op::GetLocal => {
+                    slot(u24())?;
+                    d + 1
+                }
+                Op::SetLocal => {
+                    need(1)?;
+                    slot(u24())?;
+                    d
+                }
+                Op::GetGlobal => {
+                    global(u24())?;
+                    d + 1
+                }
+                Op::DefineGlobal => {
+                    global(u24())?;
+                    need(1)?;
+                    d - 1
+                }
+                Op::SetGlobal => {
+                    global(u24())?;
+                    need(1)?;
+                    d
+                }
+                Op::GetUpvalue => {
+                    upvalue(u24())?;
+                    d + 1
+                }
+                Op::SetUpvalue => {
+                    upvalue(u24())?;
+                    need(1)?;
+                    d
+                }
+                Op::GetProperty | Op::CheckInstance => {
+                    if op == Op::GetProperty {
+                        name(u24())?;
+                    }
+                    need(1)?;
+                    d
+                }
+                Op::GetMethod => {
+                    name(u24())?;
+                    need(1)?;
+                    d + 1
+                }
+                Op::SetProperty | Op::GetSuper | Op::Method => {
+                    name(u24())?;
+                    need(2)?;
+                    d - 1
+                }
+                Op::GetSuperMethod => {
+                    name(u24())?;
+                    need(2)?;
+                    d
+                }
+                Op::Class => {
+                    name(u24())?;
+                    d + 1
+                }
+                Op::Inherit
+                | Op::Equal
+                | Op::Greater
+                | Op::Less
+                | Op::GreaterEqual
+                | Op::LessEqual
+                | Op::Add
+                | Op::Subtract
+                | Op::Multiply
+                | Op::Divide => {
+                    need(2)?;
+                    d - 1
+                }
+                Op::Not | Op::Negate => {
+                    need(1)?;
+                    d
+                }
+                Op::Call => {
+                    need(argc() + 1)?;
+                    d - argc()
+                }
+                Op::CallMethod => {
+                    need(argc() + 2)?;
+                    d - argc() - 1
+                }
+                Op::Closure => {
+                    let f = u24();
+                    let n = (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
+                    for i in 0..n as usize {
+                        let desc = operand + 3 + 4 * i;
+                        let index = self.read_u24(desc + 1);
+                        match code[desc] {
+                            // The closure is pushed before it captures, so
+                            // its own slot (a local function naming itself)
+                            // is one it may capture.
+                            1 if index <= d => {}
+                            1 => return Err(format!("capture of slot {index} of {d} at {at}")),
+                            0 => upvalue(index)?,
+                            _ => return Err(format!("bad capture at {desc}")),
+                        }
+                    }
+                    work.push((next + 4 * n as usize, d + 1));
+                    max = max.max(d + 1);
+                    continue;
+                }
+                Op::Return => {
+                    need(1)?;
+                    continue;
+                }
+                Op::Jump => {
+                    work.push((jump_to(next, i64::from(self.read_u32(operand)))?, d));
+                    continue;
+                }
+                Op::Loop => {
+                    work.push((jump_to(next, -i64::from(self.read_u32(operand)))?, d));
+                    continue;
+                }
+                Op::JumpIfFalse => {
+                    need(1)?;
+                    work.push((jump_to(next, i64::from(self.read_u32(operand)))?, d));
+                    d
+                }
+            };
+            max = max.max(after);
+            work.push((next, after));
+        }
+        Ok(max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +632,114 @@ mod tests {
             c.disassemble(),
             "0000 GetLocal 70000\n0004 Jump 123456\n0009 GetMethod 16777215\n0013 CallMethod 255\n"
         );
+    }
+
+    fn cx<'f>(f: &'f dyn Fn(u32) -> Option<u32>) -> Context<'f> {
+        Context {
+            entry_depth: 1,
+            upvalues: 1,
+            globals: 1,
+            closure_upvalues: f,
+        }
+    }
+
+    /// Instructions as opcodes and raw operand bytes.
+    type Code<'a> = &'a [(Op, &'a [u8])];
+
+    fn chunk(ops: Code<'_>) -> Chunk {
+        let mut c = Chunk::default();
+        c.add_constant(Value::number(1.0));
+        for &(op, operands) in ops {
+            c.emit_op(op, 1);
+            c.code.extend_from_slice(operands);
+        }
+        c
+    }
+
+    #[test]
+    fn the_verifier_finds_the_deepest_point_over_every_path() {
+        let none = |_| None;
+        // if (x) { 1 + 1 } ; with the branch deeper than the fall-through.
+        let c = chunk(&[
+            (Op::True, &[]),
+            (Op::JumpIfFalse, &[10, 0, 0, 0]),
+            (Op::Constant, &[0, 0, 0]),
+            (Op::Constant, &[0, 0, 0]),
+            (Op::Add, &[]),
+            (Op::Pop, &[]),
+            (Op::Pop, &[]),
+            (Op::Nil, &[]),
+            (Op::Return, &[]),
+        ]);
+        assert_eq!(c.verify(&cx(&none)), Ok(4));
+    }
+
+    #[test]
+    fn the_verifier_refuses_what_would_read_or_jump_out_of_bounds() {
+        let none = |_| None;
+        let one = |f: u32| (f == 0).then_some(1);
+        let cases: &[(Code<'_>, &str)] = &[
+            (
+                &[(Op::Pop, &[]), (Op::Pop, &[]), (Op::Return, &[])],
+                "pops below",
+            ),
+            (
+                &[(Op::GetLocal, &[1, 0, 0]), (Op::Return, &[])],
+                "slot 1 of 1",
+            ),
+            (
+                &[(Op::Constant, &[1, 0, 0]), (Op::Return, &[])],
+                "no constant 1",
+            ),
+            (
+                &[(Op::GetGlobal, &[1, 0, 0]), (Op::Return, &[])],
+                "no global 1",
+            ),
+            (
+                &[(Op::GetUpvalue, &[1, 0, 0]), (Op::Return, &[])],
+                "no upvalue 1",
+            ),
+            (
+                &[(Op::GetProperty, &[0, 0, 0]), (Op::Return, &[])],
+                "not a name",
+            ),
+            (
+                &[(Op::Jump, &[1, 0, 0, 0]), (Op::Return, &[])],
+                "outside the code",
+            ),
+            (&[(Op::Loop, &[6, 0, 0, 0])], "outside the code"),
+            (&[(Op::Nil, &[])], "runs off its end"),
+            (&[(Op::GetLocal, &[0, 0])], "past the end"),
+            (
+                &[(Op::Closure, &[1, 0, 0]), (Op::Return, &[])],
+                "no function 1",
+            ),
+            (
+                &[(Op::Closure, &[0, 0, 0, 1, 2, 0, 0]), (Op::Return, &[])],
+                "capture of slot 2",
+            ),
+            (
+                &[(Op::Closure, &[0, 0, 0, 7, 0, 0, 0]), (Op::Return, &[])],
+                "bad capture",
+            ),
+            (
+                &[
+                    (Op::True, &[]),
+                    (Op::JumpIfFalse, &[1, 0, 0, 0]),
+                    (Op::Nil, &[]),
+                    (Op::Return, &[]),
+                ],
+                "meet",
+            ),
+        ];
+        for (ops, want) in cases {
+            let c = chunk(ops);
+            let err = c.verify(&cx(&one)).expect_err(want);
+            assert!(err.contains(want), "{err} should say {want}");
+        }
+        let mut bad = Chunk::default();
+        bad.code.push(200);
+        assert!(bad.verify(&cx(&none)).unwrap_err().contains("bad opcode"));
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub(crate) fn compile<H: ObjHeap>(
     c.emit(Op::Nil, 0);
     c.emit(Op::Return, 0);
     let f = c.fns.pop().expect("the script's state");
-    Ok(c.vm.add_proto(f.into_proto()))
+    c.vm.add_proto(f.into_proto())
+        .map_err(|e| c.error(0, &format!("Internal error: {e}.")))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,7 @@ impl<'a> FnState<'a> {
             name: self.name,
             arity: self.arity,
             upvalues: u32::try_from(self.upvalues.len()).unwrap_or(u32::MAX),
+            max_stack: 0,
             chunk: self.chunk,
         }
     }
@@ -452,7 +454,10 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         self.emit(Op::Return, 0);
         let f = self.fns.pop().expect("pushed above");
         let upvalues = f.upvalues.clone();
-        let index = self.vm.add_proto(f.into_proto());
+        let index = self
+            .vm
+            .add_proto(f.into_proto())
+            .map_err(|e| self.error(line, &format!("Internal error: {e}.")))?;
         let index = u32::try_from(index)
             .ok()
             .filter(|&i| i <= MAX_U24)

@@ -1,14 +1,22 @@
 //! The virtual machine: a value stack holding every frame's locals, call
-//! frames that allocate nothing, upvalues open while their variable is on
-//! the stack, and a mark-and-sweep collector over the runtime's heap walk
-//! (the mark is the header's bit, the kind its type tag, and the table of
-//! interned strings is weak).
+//! frames that allocate nothing, and upvalues open while their variable is
+//! on the stack. The collector is in `gc`.
+//!
+//! The dispatch loop keeps the instruction pointer, the stack top and the
+//! frame's slots in locals, and reads operands, locals, constants, globals
+//! and upvalues without bounds checks. What makes that sound is the
+//! verifier ([`Chunk::verify`](super::chunk::Chunk::verify)), run on every
+//! function before it can be called: every path through a chunk keeps the
+//! stack depth known and within the function's `max_stack`, every slot,
+//! constant, global, upvalue and jump target it names exists, and every
+//! path ends in a return. A call makes room for the callee's `max_stack`
+//! before the callee runs, so no push inside it can pass the end.
 
-use super::chunk::Op;
+use super::chunk::{Context, Op};
 use super::compiler;
 use super::object::{
-    CLOSED, Entry, ObjBound, ObjClass, ObjClosure, ObjInstance, ObjNative, ObjStr, ObjTable,
-    ObjUpvalue, Proto,
+    CLOSED, ObjBound, ObjClass, ObjClosure, ObjInstance, ObjNative, ObjStr, ObjTable, ObjUpvalue,
+    Proto,
 };
 use super::value::Value;
 use crate::ast::Program;
@@ -19,49 +27,63 @@ use crate::resolver::Resolution;
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 
 /// One active call: its closure, where it is in its code, and where its
 /// slots start (slot 0: the callee or `this`).
-struct Frame {
-    closure: *const ObjClosure,
+pub(super) struct Frame {
+    pub(super) closure: *const ObjClosure,
     proto: *const Proto,
-    ip: usize,
+    /// Past the opcode of the instruction being run (saved when the frame
+    /// calls or leaves the loop), so `ip - 1` is inside it.
+    ip: *const u8,
     base: usize,
     /// Where the result goes (the callee's slot, below `base` for a method
     /// called as `obj.m()`).
     ret: usize,
 }
 
+/// Values the stack may hold at most (1 GiB); a call that would need more
+/// is `Stack overflow.`.
+const MAX_STACK: usize = 1 << 27;
+
+/// Values the stack holds at first.
+const FIRST_STACK: usize = 1 << 10;
+
 /// The VM and everything it owns: its heap (where objects live), the value
 /// stack, globals, functions and the string table.
 pub struct Vm<'o, H: ObjHeap> {
-    heap: H,
-    stack: Vec<Value>,
-    frames: Vec<Frame>,
+    pub(super) heap: H,
+    /// The value stack: `stack_cap` values, reached only through raw
+    /// pointers (no reference to it is ever made, so pointers into it stay
+    /// valid until it grows), initialised below `sp`.
+    pub(super) stack: *mut Value,
+    stack_cap: usize,
+    /// The top of the stack, whenever the dispatch loop does not hold it.
+    pub(super) sp: *mut Value,
+    pub(super) frames: Vec<Frame>,
     /// Open upvalues, highest slot first.
-    open: *mut ObjUpvalue,
-    globals: Vec<Value>,
-    global_names: Vec<*const ObjStr>,
+    pub(super) open: *mut ObjUpvalue,
+    pub(super) globals: Vec<Value>,
+    pub(super) global_names: Vec<*const ObjStr>,
     global_slots: std::collections::HashMap<*const ObjStr, u32>,
-    strings: HashTable<*const ObjStr>,
+    pub(super) strings: HashTable<*const ObjStr>,
     /// Closures and frames point at functions: each is boxed so that its
     /// address holds whatever the vector does.
     #[allow(clippy::vec_box)]
-    protos: Vec<Box<Proto>>,
-    init: *const ObjStr,
+    pub(super) protos: Vec<Box<Proto>>,
+    pub(super) init: *const ObjStr,
     out: &'o mut dyn Write,
     text: String,
     concat: String,
-    gray: Vec<NonNull<u8>>,
-    stats: GcStats,
-    live_objects: u64,
-    since_gc: usize,
-    threshold: usize,
+    pub(super) gray: Vec<NonNull<u8>>,
+    pub(super) stats: GcStats,
+    pub(super) live_objects: u64,
+    pub(super) since_gc: usize,
+    pub(super) threshold: usize,
     gc_stress: bool,
     max_string_len: usize,
-    /// Offset of the instruction being run in the top frame's code.
-    at: usize,
 }
 
 type Step<T = ()> = Result<T, RuntimeError>;
@@ -70,6 +92,14 @@ fn hash_str(s: &str) -> u64 {
     let mut h = rustc_hash::FxBuildHasher.build_hasher();
     h.write(s.as_bytes());
     h.finish()
+}
+
+/// A stack buffer of `cap` values, or `None` if the system refuses it.
+fn new_stack(cap: usize) -> Option<(*mut Value, usize)> {
+    let mut v: Vec<Value> = Vec::new();
+    v.try_reserve_exact(cap).ok()?;
+    let mut v = ManuallyDrop::new(v);
+    Some((v.as_mut_ptr(), v.capacity()))
 }
 
 /// Runs a resolved program on `heap`; the error that stopped it, if any, the
@@ -82,10 +112,19 @@ pub fn interpret<H: ObjHeap>(
     options: &Options,
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, (GcStats, SysCounts)) {
+    let oom = RuntimeError {
+        message: "Out of memory.".into(),
+        line: 0,
+    };
+    let Some((stack, stack_cap)) = new_stack(FIRST_STACK) else {
+        return (Some(oom), (GcStats::default(), heap.system_objects()));
+    };
     let mut vm = Vm {
         heap,
-        stack: Vec::with_capacity(1024),
-        frames: Vec::with_capacity(64),
+        stack,
+        stack_cap,
+        sp: stack,
+        frames: Vec::new(),
         open: ptr::null_mut(),
         globals: Vec::new(),
         global_names: Vec::new(),
@@ -103,11 +142,18 @@ pub fn interpret<H: ObjHeap>(
         threshold: MIN_THRESHOLD,
         gc_stress: options.gc_stress,
         max_string_len: options.max_string_len,
-        at: 0,
     };
     let err = vm.start(program, res, source).err();
     let _ = vm.out.flush();
     (err, vm.finish())
+}
+
+impl<H: ObjHeap> Drop for Vm<'_, H> {
+    fn drop(&mut self) {
+        // SAFETY: `stack` came from a `Vec<Value>` of capacity `stack_cap`
+        // (`new_stack`), and no pointer into it is used after this.
+        drop(unsafe { Vec::from_raw_parts(self.stack, 0, self.stack_cap) });
+    }
 }
 
 impl<'o, H: ObjHeap> Vm<'o, H> {
@@ -131,14 +177,15 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         let script = compiler::compile(self, program, res, source)?;
         let proto: *const Proto = &*self.protos[script];
         let closure = self.new_closure(proto)?;
-        self.stack.push(Value::object(closure.cast()));
-        self.frames.push(Frame {
-            closure,
-            proto,
-            ip: 0,
-            base: 0,
-            ret: 0,
-        });
+        self.frames
+            .try_reserve_exact(MAX_CALL_DEPTH + 2)
+            .map_err(|_| oom())?;
+        // SAFETY: the stack is empty and holds `FIRST_STACK` values.
+        unsafe {
+            self.sp.write(Value::object(closure.cast()));
+            self.sp = self.sp.add(1);
+        }
+        self.enter(closure, 0, 0, 0)?;
         self.run()
     }
 
@@ -154,10 +201,19 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         (self.stats, sys)
     }
 
-    /// Stores a compiled function and returns its index.
-    pub(crate) fn add_proto(&mut self, p: Proto) -> usize {
+    /// Verifies a compiled function, stores it and returns its index.
+    pub(crate) fn add_proto(&mut self, mut p: Proto) -> Result<usize, String> {
+        let protos = &self.protos;
+        let upvalues_of = |i: u32| protos.get(i as usize).map(|p| p.upvalues);
+        let cx = Context {
+            entry_depth: u32::from(p.arity) + 1,
+            upvalues: p.upvalues,
+            globals: u32::try_from(self.globals.len()).unwrap_or(u32::MAX),
+            closure_upvalues: &upvalues_of,
+        };
+        p.max_stack = p.chunk.verify(&cx)? as usize;
         self.protos.push(Box::new(p));
-        self.protos.len() - 1
+        Ok(self.protos.len() - 1)
     }
 
     /// The global slot of `name`, made on first use.
@@ -170,6 +226,88 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         self.global_names.push(name);
         self.global_slots.insert(name, g);
         g
+    }
+
+    /// Values on the stack.
+    pub(super) fn depth(&self) -> usize {
+        // SAFETY: `sp` points into the stack buffer, at or above `stack`.
+        let d = unsafe { self.sp.offset_from(self.stack) };
+        usize::try_from(d).unwrap_or(0)
+    }
+
+    /// The stack's value `back` below the top.
+    ///
+    /// # Safety
+    /// At least `back + 1` values are on the stack.
+    unsafe fn peek(&self, back: usize) -> Value {
+        // SAFETY: the caller's guarantee.
+        unsafe { *self.sp.sub(back + 1) }
+    }
+
+    /// Replaces the top `n` values with `v`.
+    ///
+    /// # Safety
+    /// At least `n` values are on the stack, and `n >= 1`.
+    unsafe fn replace_top(&mut self, n: usize, v: Value) {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            self.sp = self.sp.sub(n);
+            self.sp.write(v);
+            self.sp = self.sp.add(1);
+        }
+    }
+
+    /// Pushes a frame for closure `c` called with `argc` arguments, its
+    /// slots from `base` (the caller's frame, if any, has saved its `ip`).
+    #[inline(always)]
+    fn enter(&mut self, c: *const ObjClosure, argc: usize, base: usize, ret: usize) -> Step {
+        // SAFETY: `c` is a live closure; its proto lives as long as the VM.
+        let proto = unsafe { (*c).proto };
+        // SAFETY: as above.
+        let (arity, max_stack) = unsafe { (usize::from((*proto).arity), (*proto).max_stack) };
+        if argc != arity {
+            return Err(self.error(format!("Expected {arity} arguments but got {argc}.")));
+        }
+        if self.frames.len() > MAX_CALL_DEPTH {
+            return Err(self.error("Stack overflow.".into()));
+        }
+        if base + max_stack > self.stack_cap {
+            self.grow_stack(base + max_stack)?;
+        }
+        self.frames.push(Frame {
+            closure: c,
+            proto,
+            // SAFETY: the proto's code is never changed after compiling.
+            ip: unsafe { (*proto).chunk.code.as_ptr() },
+            base,
+            ret,
+        });
+        Ok(())
+    }
+
+    /// Moves the stack into a buffer of at least `need` values.
+    #[cold]
+    fn grow_stack(&mut self, need: usize) -> Step {
+        if need > MAX_STACK {
+            return Err(self.error("Stack overflow.".into()));
+        }
+        let cap = need.next_power_of_two().min(MAX_STACK);
+        let Some((new, cap)) = new_stack(cap) else {
+            return Err(self.error("Out of memory.".into()));
+        };
+        let depth = self.depth();
+        // SAFETY: the old buffer holds `depth` values, the new one room for
+        // `cap >= need > depth`; the old one came from `new_stack` with
+        // capacity `stack_cap`, and only `sp` pointed into it (frames and
+        // upvalues hold slot numbers).
+        unsafe {
+            ptr::copy_nonoverlapping(self.stack, new, depth);
+            drop(Vec::from_raw_parts(self.stack, 0, self.stack_cap));
+            self.stack = new;
+            self.sp = new.add(depth);
+        }
+        self.stack_cap = cap;
+        Ok(())
     }
 
     // ----- allocation and strings ---------------------------------------
@@ -295,161 +433,13 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         Ok(())
     }
 
-    // ----- the collector --------------------------------------------------
-
-    fn note_peaks(&mut self) {
-        let live = self.stats.bytes_allocated - self.stats.bytes_freed;
-        self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(live);
-        self.stats.peak_live_objects = self.stats.peak_live_objects.max(self.live_objects);
-        self.stats.objects_allocated = self.stats.by_kind.iter().sum();
-    }
-
-    fn mark_ptr(&mut self, p: *const u8) {
-        let Some(p) = NonNull::new(p.cast_mut()) else {
-            return;
-        };
-        // SAFETY: `p` is reachable from a root: a live object of this heap.
-        unsafe {
-            if !self.heap.is_marked(p) {
-                self.heap.set_mark(p, true);
-                self.gray.push(p);
-            }
-        }
-    }
-
-    fn mark_value(&mut self, v: Value) {
-        if let Some(p) = v.as_object() {
-            self.mark_ptr(p);
-        }
-    }
-
-    fn mark_table(&mut self, t: *mut ObjTable) {
-        self.mark_ptr(t.cast_const().cast());
-    }
-
-    fn collect(&mut self) {
-        self.stats.collections += 1;
-        self.note_peaks();
-        // Roots: the stack, the frames' closures, open upvalues, globals
-        // and their names, the functions' constants and names.
-        for i in 0..self.stack.len() {
-            self.mark_value(self.stack[i]);
-        }
-        for i in 0..self.frames.len() {
-            self.mark_ptr(self.frames[i].closure.cast());
-        }
-        let mut u = self.open;
-        while !u.is_null() {
-            self.mark_ptr(u.cast_const().cast());
-            // SAFETY: open upvalues are live.
-            u = unsafe { (*u).next };
-        }
-        for i in 0..self.globals.len() {
-            self.mark_value(self.globals[i]);
-            self.mark_ptr(self.global_names[i].cast());
-        }
-        for i in 0..self.protos.len() {
-            self.mark_ptr(self.protos[i].name.cast());
-            for k in 0..self.protos[i].chunk.constants.len() {
-                self.mark_value(self.protos[i].chunk.constants[k]);
-            }
-        }
-        self.mark_ptr(self.init.cast());
-        while let Some(p) = self.gray.pop() {
-            self.trace(p);
-        }
-        // The string table is weak: unmarked strings leave it.
-        let heap = &self.heap;
-        // SAFETY: every string in the table is live until the sweep below.
-        self.strings
-            .retain(|p| unsafe { heap.is_marked(NonNull::new_unchecked(p.cast_mut().cast())) });
-        self.heap.plan(usize::MAX);
-        // SAFETY: an unmarked object is unreachable from every root.
-        let swept = unsafe { self.heap.sweep() };
-        self.live_objects -= swept.objects;
-        self.stats.objects_freed += swept.objects;
-        self.stats.bytes_freed += swept.bytes;
-        self.since_gc = 0;
-        let live = self.stats.bytes_allocated - self.stats.bytes_freed;
-        let live = usize::try_from(live).unwrap_or(usize::MAX);
-        self.threshold = MIN_THRESHOLD.max(live.saturating_mul(2));
-        self.heap
-            .plan(self.threshold.saturating_add(self.threshold / 4));
-    }
-
-    fn trace(&mut self, p: NonNull<u8>) {
-        // SAFETY: `p` is a marked, live object; its kind says its layout.
-        unsafe {
-            match self.heap.kind(p) {
-                Kind::Str | Kind::Native | Kind::Env => {}
-                Kind::Closure => {
-                    let c = p.cast::<ObjClosure>().as_ptr();
-                    let ups = ObjClosure::upvalues(c);
-                    for i in 0..(*c).count {
-                        self.mark_ptr((*ups.add(i)).cast_const().cast());
-                    }
-                }
-                Kind::Upvalue => {
-                    let u = p.cast::<ObjUpvalue>().as_ptr();
-                    if (*u).slot == CLOSED {
-                        self.mark_value((*u).closed);
-                    }
-                }
-                Kind::Class => {
-                    let c = p.cast::<ObjClass>().as_ptr();
-                    self.mark_ptr((*c).name.cast());
-                    self.mark_table((*c).methods);
-                }
-                Kind::Instance => {
-                    let i = p.cast::<ObjInstance>().as_ptr();
-                    self.mark_ptr((*i).class.cast());
-                    self.mark_table((*i).fields);
-                }
-                Kind::Fields => {
-                    let t = p.cast::<ObjTable>().as_ptr();
-                    let e = ObjTable::entries(t);
-                    for k in 0..(*t).cap as usize {
-                        let Entry { key, value } = *e.add(k);
-                        if !key.is_null() {
-                            self.mark_ptr(key.cast());
-                            self.mark_value(value);
-                        }
-                    }
-                }
-                Kind::Bound => {
-                    let b = p.cast::<ObjBound>().as_ptr();
-                    self.mark_value((*b).receiver);
-                    self.mark_ptr((*b).method.cast());
-                }
-            }
-        }
-    }
-
     // ----- running ----------------------------------------------------------
-
-    /// An error at the instruction being run (line 0 before the program
-    /// starts).
-    fn error(&self, message: String) -> RuntimeError {
-        let line = match self.frames.last() {
-            // SAFETY: protos live as long as the VM.
-            Some(f) => unsafe { (*f.proto).chunk.line_at(self.at) },
-            None => 0,
-        };
-        RuntimeError { message, line }
-    }
 
     fn kind_of(&self, v: Value) -> Option<(Kind, *const u8)> {
         let p = v.as_object()?;
         // SAFETY: a value on the stack or in a live object refers to a live
         // object.
         Some((unsafe { self.heap.kind(NonNull::new(p.cast_mut())?) }, p))
-    }
-
-    fn instance(&self, v: Value) -> Option<*mut ObjInstance> {
-        match self.kind_of(v)? {
-            (Kind::Instance, p) => Some(p.cast::<ObjInstance>().cast_mut()),
-            _ => None,
-        }
     }
 
     fn class(&self, v: Value) -> Option<*mut ObjClass> {
@@ -509,23 +499,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         }
     }
 
-    fn values_equal(&self, a: Value, b: Value) -> bool {
-        match (a.as_number(), b.as_number()) {
-            (Some(x), Some(y)) => x == y,
-            _ => a.bits() == b.bits(),
-        }
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Value {
-        self.stack.pop().unwrap_or(Value::NIL)
-    }
-
-    #[inline]
-    fn peek(&self, back: usize) -> Value {
-        self.stack[self.stack.len() - 1 - back]
-    }
-
+    /// The upvalue for stack slot `slot`, made if no open one exists.
     fn capture(&mut self, slot: usize) -> Step<*mut ObjUpvalue> {
         let mut prev: *mut ObjUpvalue = ptr::null_mut();
         let mut u = self.open;
@@ -561,51 +535,37 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         Ok(new)
     }
 
+    /// Closes every open upvalue of a slot at or above `from`.
     fn close_upvalues(&mut self, from: usize) {
-        // SAFETY: open upvalues are live and their slots are on the stack.
+        // SAFETY: open upvalues are live and their slots are below the top
+        // of the stack (a slot leaves the stack only after this ran for it).
         unsafe {
             while !self.open.is_null() && (*self.open).slot >= from {
                 let u = self.open;
-                (*u).closed = self.stack[(*u).slot];
+                (*u).closed = *self.stack.add((*u).slot);
                 (*u).slot = CLOSED;
                 self.open = (*u).next;
             }
         }
     }
 
-    /// Calls the closure `c` with `argc` arguments on the stack above
-    /// `base` (slot 0 is `base`), its result going to `ret`.
-    fn call_closure(&mut self, c: *const ObjClosure, argc: usize, base: usize, ret: usize) -> Step {
-        // SAFETY: `c` is a live closure; its proto lives as long as the VM.
-        let proto = unsafe { (*c).proto };
-        // SAFETY: as above.
-        let arity = usize::from(unsafe { (*proto).arity });
-        if argc != arity {
-            return Err(self.error(format!("Expected {arity} arguments but got {argc}.")));
-        }
-        if self.frames.len() > MAX_CALL_DEPTH {
-            return Err(self.error("Stack overflow.".into()));
-        }
-        self.frames.push(Frame {
-            closure: c,
-            proto,
-            ip: 0,
-            base,
-            ret,
-        });
-        Ok(())
-    }
-
-    /// Calls the value in slot `callee` with the `argc` values above it.
+    /// Calls the value in slot `callee` with the `argc` values above it
+    /// (the top of the stack); anything but a closure comes here.
     fn call_value(&mut self, callee: usize, argc: usize) -> Step {
-        let v = self.stack[callee];
+        // SAFETY: `callee` is below the top (the verifier counted the
+        // callee and its arguments on the stack).
+        let slot = unsafe { self.stack.add(callee) };
+        // SAFETY: as above.
+        let v = unsafe { *slot };
         match self.kind_of(v) {
-            Some((Kind::Closure, p)) => self.call_closure(p.cast(), argc, callee, callee),
+            Some((Kind::Closure, p)) => self.enter(p.cast(), argc, callee, callee),
             Some((Kind::Bound, p)) => {
-                // SAFETY: a live bound method.
-                let b = unsafe { &*p.cast::<ObjBound>() };
-                self.stack[callee] = b.receiver;
-                self.call_closure(b.method, argc, callee, callee)
+                // SAFETY: a live bound method; `slot` is on the stack.
+                unsafe {
+                    let b = &*p.cast::<ObjBound>();
+                    *slot = b.receiver;
+                    self.enter(b.method, argc, callee, callee)
+                }
             }
             Some((Kind::Class, p)) => {
                 let class = p.cast::<ObjClass>().cast_mut();
@@ -621,16 +581,17 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                 }
                 let o = self.alloc(Kind::Instance, std::mem::size_of::<ObjInstance>())?;
                 let inst = o.cast::<ObjInstance>().as_ptr();
-                // SAFETY: fresh memory for an instance.
+                // SAFETY: fresh memory for an instance; `slot` is on the
+                // stack (a collection does not move it).
                 unsafe {
                     inst.write(ObjInstance {
                         class,
                         fields: ptr::null_mut(),
-                    })
-                };
-                self.stack[callee] = Value::object(inst.cast_const().cast());
+                    });
+                    *self.stack.add(callee) = Value::object(inst.cast_const().cast());
+                }
                 match init {
-                    Some(m) => self.call_closure(m, argc, callee, callee),
+                    Some(m) => self.enter(m, argc, callee, callee),
                     None => Ok(()),
                 }
             }
@@ -641,40 +602,22 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0.0, |d| d.as_secs_f64());
-                self.stack.truncate(callee);
-                self.stack.push(Value::number(now));
+                // SAFETY: `callee` is on the stack, with nothing above it.
+                unsafe {
+                    *slot = Value::number(now);
+                    self.sp = slot.add(1);
+                }
                 Ok(())
             }
             _ => Err(self.error("Can only call functions and classes.".into())),
         }
     }
 
-    fn binary_numbers(&mut self, op: Op) -> Step {
-        let (b, a) = (self.peek(0), self.peek(1));
-        let (Some(x), Some(y)) = (a.as_number(), b.as_number()) else {
-            return Err(self.error("Operands must be numbers.".into()));
-        };
-        let r = match op {
-            Op::Subtract => Value::number(x - y),
-            Op::Multiply => Value::number(x * y),
-            Op::Divide => Value::number(x / y),
-            Op::Greater => Value::bool(x > y),
-            Op::Less => Value::bool(x < y),
-            Op::GreaterEqual => Value::bool(x >= y),
-            _ => Value::bool(x <= y),
-        };
-        self.stack.pop();
-        *self.stack.last_mut().expect("two operands") = r;
-        Ok(())
-    }
-
-    fn add(&mut self) -> Step {
-        let (b, a) = (self.peek(0), self.peek(1));
-        if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
-            self.stack.pop();
-            *self.stack.last_mut().expect("two operands") = Value::number(x + y);
-            return Ok(());
-        }
+    /// `a + b` for the top two values when they are not two numbers.
+    #[cold]
+    fn add_slow(&mut self) -> Step {
+        // SAFETY: the verifier counted two operands on the stack.
+        let (b, a) = unsafe { (self.peek(0), self.peek(1)) };
         let (Some((Kind::Str, pa)), Some((Kind::Str, pb))) = (self.kind_of(a), self.kind_of(b))
         else {
             return Err(self.error("Operands must be two numbers or two strings.".into()));
@@ -691,335 +634,45 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         self.concat.push_str(sa);
         self.concat.push_str(sb);
         let s = self.intern_concat()?;
-        self.stack.pop();
-        *self.stack.last_mut().expect("two operands") = Value::object(s.cast());
+        // SAFETY: both operands are still on the stack.
+        unsafe { self.replace_top(2, Value::object(s.cast())) };
         Ok(())
     }
 
+    /// Replaces the top value (an instance) with its method `name` of
+    /// `class`, bound to it.
     fn bind(&mut self, class: *const ObjClass, name: *const ObjStr) -> Step {
         // SAFETY: a live class; its table is live or null; `name` is live.
         let method = unsafe { ObjTable::get((*class).methods, name) };
         let Some(m) = method.and_then(|m| m.as_object()) else {
-            // SAFETY: `name` is a live string.
-            let n = unsafe { ObjStr::as_str(name) };
-            return Err(self.error(format!("Undefined property '{n}'.")));
+            return Err(self.undefined_property(name));
         };
         let p = self.alloc(Kind::Bound, std::mem::size_of::<ObjBound>())?;
-        let receiver = self.peek(0);
-        // SAFETY: fresh memory for a bound method.
+        // SAFETY: the receiver is on the stack (it was when the caller
+        // called, and the allocation does not pop).
+        let receiver = unsafe { self.peek(0) };
+        // SAFETY: fresh memory for a bound method; the top is the receiver.
         unsafe {
             p.cast::<ObjBound>().as_ptr().write(ObjBound {
                 receiver,
                 method: m.cast(),
-            })
-        };
-        *self.stack.last_mut().expect("the receiver") = Value::object(p.as_ptr());
+            });
+            self.replace_top(1, Value::object(p.as_ptr()));
+        }
         Ok(())
     }
 
-    #[allow(clippy::too_many_lines)]
-    fn run(&mut self) -> Step {
-        loop {
-            let frame = self.frames.last_mut().expect("a frame is running");
-            let proto = frame.proto;
-            // SAFETY: protos are boxed, live as long as the VM and are not
-            // changed while it runs, so this borrow does not hold `self`.
-            let chunk = unsafe { &(*proto).chunk };
-            let at = frame.ip;
-            let base = frame.base;
-            let byte = chunk.code[at];
-            let Some(op) = Op::from_byte(byte) else {
-                return Err(self.error("Internal error: bad instruction.".into()));
-            };
-            frame.ip = at + 1 + op.operand_bytes();
-            self.at = at;
-            let operand = at + 1;
-            match op {
-                Op::Constant => {
-                    let k = chunk.read_u24(operand) as usize;
-                    self.stack.push(chunk.constants[k]);
-                }
-                Op::Nil => self.stack.push(Value::NIL),
-                Op::True => self.stack.push(Value::TRUE),
-                Op::False => self.stack.push(Value::FALSE),
-                Op::Pop => {
-                    self.stack.pop();
-                }
-                Op::GetLocal => {
-                    let slot = chunk.read_u24(operand) as usize;
-                    self.stack.push(self.stack[base + slot]);
-                }
-                Op::SetLocal => {
-                    let slot = chunk.read_u24(operand) as usize;
-                    self.stack[base + slot] = self.peek(0);
-                }
-                Op::GetGlobal => {
-                    let g = chunk.read_u24(operand) as usize;
-                    let v = self.globals[g];
-                    if v.is_empty() {
-                        return Err(self.undefined_variable(g));
-                    }
-                    self.stack.push(v);
-                }
-                Op::DefineGlobal => {
-                    let g = chunk.read_u24(operand) as usize;
-                    self.globals[g] = self.pop();
-                }
-                Op::SetGlobal => {
-                    let g = chunk.read_u24(operand) as usize;
-                    if self.globals[g].is_empty() {
-                        return Err(self.undefined_variable(g));
-                    }
-                    self.globals[g] = self.peek(0);
-                }
-                Op::GetUpvalue => {
-                    let i = chunk.read_u24(operand) as usize;
-                    let c = self.frames.last().expect("running").closure;
-                    // SAFETY: the running closure and its upvalues are live.
-                    let v = unsafe {
-                        let u = *ObjClosure::upvalues(c).add(i);
-                        if (*u).slot == CLOSED {
-                            (*u).closed
-                        } else {
-                            self.stack[(*u).slot]
-                        }
-                    };
-                    self.stack.push(v);
-                }
-                Op::SetUpvalue => {
-                    let i = chunk.read_u24(operand) as usize;
-                    let c = self.frames.last().expect("running").closure;
-                    let v = self.peek(0);
-                    // SAFETY: as above.
-                    unsafe {
-                        let u = *ObjClosure::upvalues(c).add(i);
-                        if (*u).slot == CLOSED {
-                            (*u).closed = v;
-                        } else {
-                            self.stack[(*u).slot] = v;
-                        }
-                    }
-                }
-                Op::GetProperty => {
-                    let name = self.name_at(chunk, operand);
-                    let Some(inst) = self.instance(self.peek(0)) else {
-                        return Err(self.error("Only instances have properties.".into()));
-                    };
-                    // SAFETY: a live instance; its tables are live or null.
-                    let field = unsafe { ObjTable::get((*inst).fields, name) };
-                    match field {
-                        Some(v) => *self.stack.last_mut().expect("the object") = v,
-                        // SAFETY: as above.
-                        None => self.bind(unsafe { (*inst).class }, name)?,
-                    }
-                }
-                Op::SetProperty => {
-                    let name = self.name_at(chunk, operand);
-                    let Some(inst) = self.instance(self.peek(1)) else {
-                        return Err(self.error("Only instances have fields.".into()));
-                    };
-                    let v = self.peek(0);
-                    // SAFETY: `inst` is live (on the stack) and so is `v`.
-                    self.table_set(unsafe { &raw mut (*inst).fields }, name, v)?;
-                    self.stack.pop();
-                    *self.stack.last_mut().expect("the object") = v;
-                }
-                Op::CheckInstance => {
-                    if self.instance(self.peek(0)).is_none() {
-                        return Err(self.error("Only instances have fields.".into()));
-                    }
-                }
-                Op::GetSuper => {
-                    let name = self.name_at(chunk, operand);
-                    let sup = self.pop();
-                    let class = self.class(sup).expect("super is a class");
-                    self.bind(class, name)?;
-                }
-                Op::GetMethod => {
-                    let name = self.name_at(chunk, operand);
-                    let obj = self.peek(0);
-                    let Some(inst) = self.instance(obj) else {
-                        return Err(self.error("Only instances have properties.".into()));
-                    };
-                    // SAFETY: a live instance; its tables are live or null.
-                    if let Some(v) = unsafe { ObjTable::get((*inst).fields, name) } {
-                        *self.stack.last_mut().expect("the object") = v;
-                        self.stack.push(Value::EMPTY);
-                    } else {
-                        // SAFETY: as above.
-                        let m = unsafe { ObjTable::get((*(*inst).class).methods, name) };
-                        let Some(m) = m else {
-                            return Err(self.undefined_property(name));
-                        };
-                        *self.stack.last_mut().expect("the object") = m;
-                        self.stack.push(obj);
-                    }
-                }
-                Op::GetSuperMethod => {
-                    let name = self.name_at(chunk, operand);
-                    let sup = self.pop();
-                    let class = self.class(sup).expect("super is a class");
-                    // SAFETY: a live class.
-                    let Some(m) = (unsafe { ObjTable::get((*class).methods, name) }) else {
-                        return Err(self.undefined_property(name));
-                    };
-                    let this = self.peek(0);
-                    *self.stack.last_mut().expect("this") = m;
-                    self.stack.push(this);
-                }
-                Op::CallMethod => {
-                    let argc = usize::from(chunk.code[operand]);
-                    let callee = self.stack.len() - argc - 2;
-                    if self.stack[callee + 1].is_empty() {
-                        self.stack.remove(callee + 1);
-                        self.call_value(callee, argc)?;
-                    } else {
-                        let m = self.stack[callee]
-                            .as_object()
-                            .expect("a method")
-                            .cast::<ObjClosure>();
-                        self.call_closure(m, argc, callee + 1, callee)?;
-                    }
-                }
-                Op::Call => {
-                    let argc = usize::from(chunk.code[operand]);
-                    let callee = self.stack.len() - argc - 1;
-                    self.call_value(callee, argc)?;
-                }
-                Op::Equal => {
-                    let b = self.pop();
-                    let a = self.peek(0);
-                    *self.stack.last_mut().expect("two operands") =
-                        Value::bool(self.values_equal(a, b));
-                }
-                Op::Greater
-                | Op::Less
-                | Op::GreaterEqual
-                | Op::LessEqual
-                | Op::Subtract
-                | Op::Multiply
-                | Op::Divide => self.binary_numbers(op)?,
-                Op::Add => self.add()?,
-                Op::Not => {
-                    let v = self.peek(0);
-                    *self.stack.last_mut().expect("an operand") = Value::bool(!v.is_truthy());
-                }
-                Op::Negate => {
-                    let Some(n) = self.peek(0).as_number() else {
-                        return Err(self.error("Operand must be a number.".into()));
-                    };
-                    *self.stack.last_mut().expect("an operand") = Value::number(-n);
-                }
-                Op::Print => {
-                    let v = self.pop();
-                    self.text.clear();
-                    self.show(v);
-                    self.text.push('\n');
-                    let _ = self.out.write_all(self.text.as_bytes());
-                }
-                Op::Jump => {
-                    let d = chunk.read_u32(operand) as usize;
-                    self.frames.last_mut().expect("running").ip += d;
-                }
-                Op::JumpIfFalse => {
-                    if !self.peek(0).is_truthy() {
-                        let d = chunk.read_u32(operand) as usize;
-                        self.frames.last_mut().expect("running").ip += d;
-                    }
-                }
-                Op::Loop => {
-                    let d = chunk.read_u32(operand) as usize;
-                    self.frames.last_mut().expect("running").ip -= d;
-                }
-                Op::Closure => {
-                    let index = chunk.read_u24(operand) as usize;
-                    let proto: *const Proto = &*self.protos[index];
-                    let c = self.new_closure(proto)?;
-                    self.stack.push(Value::object(c.cast()));
-                    // SAFETY: protos live as long as the VM.
-                    let n = unsafe { (*proto).upvalues } as usize;
-                    let mut at = operand + 3;
-                    for i in 0..n {
-                        let is_local = chunk.code[at] == 1;
-                        let index = chunk.read_u24(at + 1) as usize;
-                        at += 4;
-                        let u = if is_local {
-                            self.capture(base + index)?
-                        } else {
-                            let enclosing = self.frames.last().expect("running").closure;
-                            // SAFETY: the running closure is live.
-                            unsafe { *ObjClosure::upvalues(enclosing).add(index) }
-                        };
-                        // SAFETY: `c` is live (on the stack) with `n` slots.
-                        unsafe { *ObjClosure::upvalues(c).add(i) = u };
-                    }
-                    self.frames.last_mut().expect("running").ip = at;
-                }
-                Op::CloseUpvalue => {
-                    self.close_upvalues(self.stack.len() - 1);
-                    self.stack.pop();
-                }
-                Op::Return => {
-                    let result = self.pop();
-                    let frame = self.frames.pop().expect("running");
-                    self.close_upvalues(frame.base);
-                    if self.frames.is_empty() {
-                        self.stack.clear();
-                        return Ok(());
-                    }
-                    self.stack.truncate(frame.ret);
-                    self.stack.push(result);
-                }
-                Op::Class => {
-                    let name = self.name_at(chunk, operand);
-                    let p = self.alloc(Kind::Class, std::mem::size_of::<ObjClass>())?;
-                    // SAFETY: fresh memory for a class.
-                    unsafe {
-                        p.cast::<ObjClass>().as_ptr().write(ObjClass {
-                            name,
-                            methods: ptr::null_mut(),
-                        })
-                    };
-                    self.stack.push(Value::object(p.as_ptr()));
-                }
-                Op::Inherit => {
-                    let Some(sup) = self.class(self.peek(1)) else {
-                        return Err(self.error("Superclass must be a class.".into()));
-                    };
-                    let sub = self.class(self.peek(0)).expect("a class");
-                    // SAFETY: both classes are live (on the stack).
-                    let cap = unsafe { (*sup).methods.as_ref() }.map_or(0, |t| t.cap as usize);
-                    for k in 0..cap {
-                        // SAFETY: `k < cap`; the super's table stays live
-                        // (the super is on the stack and never changes).
-                        let entry = unsafe { *ObjTable::entries((*sup).methods).add(k) };
-                        if !entry.key.is_null() {
-                            // SAFETY: `sub` is live (on the stack).
-                            let slot = unsafe { &raw mut (*sub).methods };
-                            self.table_set(slot, entry.key, entry.value)?;
-                        }
-                    }
-                    self.stack.pop();
-                }
-                Op::Method => {
-                    let name = self.name_at(chunk, operand);
-                    let m = self.peek(0);
-                    let class = self.class(self.peek(1)).expect("a class");
-                    // SAFETY: `class` is live (on the stack), and so is `m`.
-                    self.table_set(unsafe { &raw mut (*class).methods }, name, m)?;
-                    self.stack.pop();
-                }
-            }
-        }
-    }
-
-    /// The interned string constant at `operand`.
-    fn name_at(&self, chunk: &super::chunk::Chunk, operand: usize) -> *const ObjStr {
-        let k = chunk.read_u24(operand) as usize;
-        chunk.constants[k]
-            .as_object()
-            .expect("a name constant")
-            .cast::<ObjStr>()
+    /// Sets field `name` of the instance below the top to the top value,
+    /// making or growing its table.
+    #[cold]
+    fn set_field_slow(&mut self, inst: *mut ObjInstance, name: *const ObjStr) -> Step {
+        // SAFETY: the verifier counted the instance and the value.
+        let v = unsafe { self.peek(0) };
+        // SAFETY: `inst` is live (on the stack) and so is `v`.
+        self.table_set(unsafe { &raw mut (*inst).fields }, name, v)?;
+        // SAFETY: as above.
+        unsafe { self.replace_top(2, v) };
+        Ok(())
     }
 
     fn undefined_variable(&self, g: usize) -> RuntimeError {
@@ -1032,5 +685,490 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         // SAFETY: names are live strings.
         let n = unsafe { ObjStr::as_str(name) };
         self.error(format!("Undefined property '{n}'."))
+    }
+
+    /// An error at the instruction being run (line 0 before the program
+    /// starts). The top frame's `ip` must be saved.
+    fn error(&self, message: String) -> RuntimeError {
+        let line = match self.frames.last() {
+            // SAFETY: protos live as long as the VM; the saved `ip` is past
+            // an opcode of this code, so `ip - 1` is inside it.
+            Some(f) => unsafe {
+                let code = &(*f.proto).chunk;
+                let at = f.ip.offset_from(code.code.as_ptr()) - 1;
+                code.line_at(usize::try_from(at).unwrap_or(0))
+            },
+            None => 0,
+        };
+        RuntimeError { message, line }
+    }
+
+    /// The dispatch loop.
+    #[allow(clippy::too_many_lines)]
+    fn run(&mut self) -> Step {
+        // SAFETY: the loop's unchecked accesses rest on these facts.
+        // - `ip` points into the running frame's code, which the verifier
+        //   accepted: every instruction is whole, every jump lands on an
+        //   instruction and no path runs off the end, so each opcode and
+        //   operand read is in the code.
+        // - `sp` is the top of the stack. The verifier proved the depth on
+        //   every path at every instruction, and that the frame never
+        //   holds more than its `max_stack` values; `enter` made room for
+        //   `base + max_stack` before the frame ran. So every push stays in
+        //   the buffer, every pop and peek stays in the frame, and every
+        //   local slot read or written is below the top.
+        // - Constant, global and upvalue indexes were checked against the
+        //   chunk's constants, the global slots (which only grow) and the
+        //   function's upvalue count, which is the running closure's.
+        // - Before anything that may allocate, collect, grow the stack or
+        //   report an error, `sync!` hands `sp` and `ip` back to `self`, and
+        //   `reload!` takes them again afterwards (`load!` for a new frame),
+        //   so the collector sees the whole stack and a moved stack is never
+        //   reached through an old pointer.
+        // - Objects reached from values on the stack or in live objects are
+        //   live (the collector frees only what no root reaches), and the
+        //   header's tag gives their layout.
+        unsafe {
+            let mut sp: *mut Value;
+            let mut ip: *const u8;
+            let mut slots: *mut Value;
+            let mut consts: *const Value;
+            let mut closure: *const ObjClosure;
+
+            macro_rules! load {
+                () => {{
+                    let f = self.frames.last().unwrap_unchecked();
+                    ip = f.ip;
+                    closure = f.closure;
+                    slots = self.stack.add(f.base);
+                    consts = (*f.proto).chunk.constants.as_ptr();
+                    sp = self.sp;
+                }};
+            }
+            macro_rules! sync {
+                () => {{
+                    self.sp = sp;
+                    self.frames.last_mut().unwrap_unchecked().ip = ip;
+                }};
+            }
+            macro_rules! reload {
+                () => {{
+                    sp = self.sp;
+                    slots = self.stack.add(self.frames.last().unwrap_unchecked().base);
+                }};
+            }
+            macro_rules! fail {
+                ($e:expr) => {{
+                    sync!();
+                    return Err($e);
+                }};
+            }
+            macro_rules! u8_operand {
+                () => {{
+                    let v = *ip;
+                    ip = ip.add(1);
+                    usize::from(v)
+                }};
+            }
+            macro_rules! u24 {
+                () => {{
+                    let v = u32::from_le_bytes([*ip, *ip.add(1), *ip.add(2), 0]);
+                    ip = ip.add(3);
+                    v as usize
+                }};
+            }
+            macro_rules! u32_operand {
+                () => {{
+                    let v = u32::from_le_bytes([*ip, *ip.add(1), *ip.add(2), *ip.add(3)]);
+                    ip = ip.add(4);
+                    v as usize
+                }};
+            }
+            macro_rules! push {
+                ($v:expr) => {{
+                    let v = $v;
+                    sp.write(v);
+                    sp = sp.add(1);
+                }};
+            }
+            macro_rules! pop {
+                () => {{
+                    sp = sp.sub(1);
+                    *sp
+                }};
+            }
+            macro_rules! top {
+                () => {
+                    *sp.sub(1)
+                };
+            }
+            macro_rules! name {
+                () => {{
+                    let k = u24!();
+                    (*consts.add(k))
+                        .as_object()
+                        .unwrap_unchecked()
+                        .cast::<ObjStr>()
+                }};
+            }
+            macro_rules! numbers {
+                ($msg:expr) => {{
+                    let (b, a) = (*sp.sub(1), *sp.sub(2));
+                    if !(a.is_number() && b.is_number()) {
+                        fail!(self.error($msg.into()));
+                    }
+                    sp = sp.sub(1);
+                    (a.number_unchecked(), b.number_unchecked())
+                }};
+            }
+            macro_rules! instance {
+                ($v:expr) => {{
+                    let v: Value = $v;
+                    match v.as_object() {
+                        Some(p)
+                            if self.heap.kind(NonNull::new_unchecked(p.cast_mut()))
+                                == Kind::Instance =>
+                        {
+                            Some(p.cast::<ObjInstance>().cast_mut())
+                        }
+                        _ => None,
+                    }
+                }};
+            }
+
+            load!();
+            loop {
+                let op = *ip;
+                ip = ip.add(1);
+                // The verifier accepted only opcodes of `Op`.
+                match std::mem::transmute::<u8, Op>(op) {
+                    Op::Constant => {
+                        let k = u24!();
+                        push!(*consts.add(k));
+                    }
+                    Op::Nil => push!(Value::NIL),
+                    Op::True => push!(Value::TRUE),
+                    Op::False => push!(Value::FALSE),
+                    Op::Pop => sp = sp.sub(1),
+                    Op::GetLocal => {
+                        let s = u24!();
+                        push!(*slots.add(s));
+                    }
+                    Op::SetLocal => {
+                        let s = u24!();
+                        *slots.add(s) = top!();
+                    }
+                    Op::GetGlobal => {
+                        let g = u24!();
+                        let v = *self.globals.get_unchecked(g);
+                        if v.is_empty() {
+                            fail!(self.undefined_variable(g));
+                        }
+                        push!(v);
+                    }
+                    Op::DefineGlobal => {
+                        let g = u24!();
+                        *self.globals.get_unchecked_mut(g) = pop!();
+                    }
+                    Op::SetGlobal => {
+                        let g = u24!();
+                        if self.globals.get_unchecked(g).is_empty() {
+                            fail!(self.undefined_variable(g));
+                        }
+                        *self.globals.get_unchecked_mut(g) = top!();
+                    }
+                    Op::GetUpvalue => {
+                        let i = u24!();
+                        let u = *ObjClosure::upvalues(closure).add(i);
+                        let v = if (*u).slot == CLOSED {
+                            (*u).closed
+                        } else {
+                            *self.stack.add((*u).slot)
+                        };
+                        push!(v);
+                    }
+                    Op::SetUpvalue => {
+                        let i = u24!();
+                        let u = *ObjClosure::upvalues(closure).add(i);
+                        if (*u).slot == CLOSED {
+                            (*u).closed = top!();
+                        } else {
+                            *self.stack.add((*u).slot) = top!();
+                        }
+                    }
+                    Op::GetProperty => {
+                        let name = name!();
+                        let Some(inst) = instance!(top!()) else {
+                            fail!(self.error("Only instances have properties.".into()));
+                        };
+                        if let Some(v) = ObjTable::get((*inst).fields, name) {
+                            *sp.sub(1) = v;
+                        } else {
+                            sync!();
+                            self.bind((*inst).class, name)?;
+                            reload!();
+                        }
+                    }
+                    Op::SetProperty => {
+                        let name = name!();
+                        let Some(inst) = instance!(*sp.sub(2)) else {
+                            fail!(self.error("Only instances have fields.".into()));
+                        };
+                        let v = top!();
+                        let fields = (*inst).fields;
+                        if !fields.is_null() && ObjTable::set(fields, name, v) {
+                            sp = sp.sub(1);
+                            *sp.sub(1) = v;
+                        } else {
+                            sync!();
+                            self.set_field_slow(inst, name)?;
+                            reload!();
+                        }
+                    }
+                    Op::CheckInstance => {
+                        if instance!(top!()).is_none() {
+                            fail!(self.error("Only instances have fields.".into()));
+                        }
+                    }
+                    Op::GetSuper => {
+                        let name = name!();
+                        let sup = pop!();
+                        let class = sup.as_object().unwrap_unchecked().cast::<ObjClass>();
+                        sync!();
+                        self.bind(class, name)?;
+                        reload!();
+                    }
+                    Op::GetMethod => {
+                        let name = name!();
+                        let obj = top!();
+                        let Some(inst) = instance!(obj) else {
+                            fail!(self.error("Only instances have properties.".into()));
+                        };
+                        if let Some(v) = ObjTable::get((*inst).fields, name) {
+                            *sp.sub(1) = v;
+                            push!(Value::EMPTY);
+                        } else {
+                            let m = ObjTable::get((*(*inst).class).methods, name);
+                            let Some(m) = m else {
+                                fail!(self.undefined_property(name));
+                            };
+                            *sp.sub(1) = m;
+                            push!(obj);
+                        }
+                    }
+                    Op::GetSuperMethod => {
+                        let name = name!();
+                        let sup = pop!();
+                        let class = sup.as_object().unwrap_unchecked().cast::<ObjClass>();
+                        let Some(m) = ObjTable::get((*class).methods, name) else {
+                            fail!(self.undefined_property(name));
+                        };
+                        let this = top!();
+                        *sp.sub(1) = m;
+                        push!(this);
+                    }
+                    Op::CallMethod => {
+                        let argc = u8_operand!();
+                        let callee = sp.sub(argc + 2);
+                        let at = usize::try_from(callee.offset_from(self.stack)).unwrap_unchecked();
+                        sync!();
+                        if (*callee.add(1)).is_empty() {
+                            // A field held the callee: drop the marker.
+                            ptr::copy(callee.add(2), callee.add(1), argc);
+                            self.sp = sp.sub(1);
+                            self.call_value(at, argc)?;
+                        } else {
+                            let m = (*callee)
+                                .as_object()
+                                .unwrap_unchecked()
+                                .cast::<ObjClosure>();
+                            self.enter(m, argc, at + 1, at)?;
+                        }
+                        load!();
+                    }
+                    Op::Call => {
+                        let argc = u8_operand!();
+                        let callee = sp.sub(argc + 1);
+                        let at = usize::try_from(callee.offset_from(self.stack)).unwrap_unchecked();
+                        sync!();
+                        let v = *callee;
+                        match v.as_object() {
+                            Some(p)
+                                if self.heap.kind(NonNull::new_unchecked(p.cast_mut()))
+                                    == Kind::Closure =>
+                            {
+                                self.enter(p.cast(), argc, at, at)?;
+                            }
+                            _ => self.call_value(at, argc)?,
+                        }
+                        load!();
+                    }
+                    Op::Equal => {
+                        let b = pop!();
+                        let a = top!();
+                        *sp.sub(1) = Value::bool(values_equal(a, b));
+                    }
+                    Op::Greater => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::bool(a > b);
+                    }
+                    Op::Less => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::bool(a < b);
+                    }
+                    Op::GreaterEqual => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::bool(a >= b);
+                    }
+                    Op::LessEqual => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::bool(a <= b);
+                    }
+                    Op::Subtract => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::number(a - b);
+                    }
+                    Op::Multiply => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::number(a * b);
+                    }
+                    Op::Divide => {
+                        let (a, b) = numbers!("Operands must be numbers.");
+                        *sp.sub(1) = Value::number(a / b);
+                    }
+                    Op::Add => {
+                        let (b, a) = (*sp.sub(1), *sp.sub(2));
+                        if a.is_number() && b.is_number() {
+                            sp = sp.sub(1);
+                            *sp.sub(1) = Value::number(a.number_unchecked() + b.number_unchecked());
+                        } else {
+                            sync!();
+                            self.add_slow()?;
+                            reload!();
+                        }
+                    }
+                    Op::Not => *sp.sub(1) = Value::bool(!top!().is_truthy()),
+                    Op::Negate => {
+                        let v = top!();
+                        if !v.is_number() {
+                            fail!(self.error("Operand must be a number.".into()));
+                        }
+                        *sp.sub(1) = Value::number(-v.number_unchecked());
+                    }
+                    Op::Print => {
+                        let v = pop!();
+                        self.text.clear();
+                        self.show(v);
+                        self.text.push('\n');
+                        let _ = self.out.write_all(self.text.as_bytes());
+                    }
+                    Op::Jump => {
+                        let d = u32_operand!();
+                        ip = ip.add(d);
+                    }
+                    Op::JumpIfFalse => {
+                        let d = u32_operand!();
+                        if !top!().is_truthy() {
+                            ip = ip.add(d);
+                        }
+                    }
+                    Op::Loop => {
+                        let d = u32_operand!();
+                        ip = ip.sub(d);
+                    }
+                    Op::Closure => {
+                        let index = u24!();
+                        let proto: *const Proto = &**self.protos.get_unchecked(index);
+                        sync!();
+                        let c = self.new_closure(proto)?;
+                        // On the stack at once, so a collection in `capture`
+                        // keeps it.
+                        push!(Value::object(c.cast()));
+                        self.sp = sp;
+                        let base = self.frames.last().unwrap_unchecked().base;
+                        for i in 0..(*c).count {
+                            let is_local = *ip == 1;
+                            ip = ip.add(1);
+                            let index = u24!();
+                            let u = if is_local {
+                                self.capture(base + index)?
+                            } else {
+                                *ObjClosure::upvalues(closure).add(index)
+                            };
+                            *ObjClosure::upvalues(c).add(i) = u;
+                        }
+                        reload!();
+                    }
+                    Op::CloseUpvalue => {
+                        sp = sp.sub(1);
+                        let slot = usize::try_from(sp.offset_from(self.stack)).unwrap_unchecked();
+                        self.close_upvalues(slot);
+                    }
+                    Op::Return => {
+                        let result = pop!();
+                        let frame = self.frames.pop().unwrap_unchecked();
+                        if !self.open.is_null() {
+                            self.close_upvalues(frame.base);
+                        }
+                        if self.frames.is_empty() {
+                            self.sp = self.stack;
+                            return Ok(());
+                        }
+                        sp = self.stack.add(frame.ret);
+                        push!(result);
+                        self.sp = sp;
+                        load!();
+                    }
+                    Op::Class => {
+                        let name = name!();
+                        sync!();
+                        let p = self.alloc(Kind::Class, std::mem::size_of::<ObjClass>())?;
+                        p.cast::<ObjClass>().as_ptr().write(ObjClass {
+                            name,
+                            methods: ptr::null_mut(),
+                        });
+                        push!(Value::object(p.as_ptr()));
+                    }
+                    Op::Inherit => {
+                        sync!();
+                        let Some(sup) = self.class(*sp.sub(2)) else {
+                            fail!(self.error("Superclass must be a class.".into()));
+                        };
+                        let sub = self.class(top!()).unwrap_unchecked();
+                        let cap = (*sup).methods.as_ref().map_or(0, |t| t.cap as usize);
+                        for k in 0..cap {
+                            // The super's table stays live and unchanged
+                            // (the super is on the stack, and only `sub`'s
+                            // table is written).
+                            let entry = *ObjTable::entries((*sup).methods).add(k);
+                            if !entry.key.is_null() {
+                                self.table_set(&raw mut (*sub).methods, entry.key, entry.value)?;
+                            }
+                        }
+                        sp = sp.sub(1);
+                    }
+                    Op::Method => {
+                        let name = name!();
+                        let m = top!();
+                        let class = (*sp.sub(2)).as_object().unwrap_unchecked();
+                        let class = class.cast::<ObjClass>().cast_mut();
+                        sync!();
+                        self.table_set(&raw mut (*class).methods, name, m)?;
+                        sp = sp.sub(1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lox equality: numbers by value (so `NaN != NaN`), everything else by
+/// identity (strings are interned).
+#[inline(always)]
+fn values_equal(a: Value, b: Value) -> bool {
+    if a.is_number() && b.is_number() {
+        a.number_unchecked() == b.number_unchecked()
+    } else {
+        a.bits() == b.bits()
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod chunk;
 pub(crate) mod compiler;
+mod gc;
 pub(crate) mod machine;
 pub(crate) mod object;
 pub mod value;

@@ -57,6 +57,9 @@ pub struct Proto {
     pub arity: u8,
     /// Upvalues its closures capture.
     pub upvalues: u32,
+    /// The most values its frame holds, from slot 0 (found by the
+    /// verifier when the function is stored).
+    pub max_stack: usize,
     /// The code.
     pub chunk: Chunk,
 }
