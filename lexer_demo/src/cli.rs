@@ -98,22 +98,10 @@ pub enum RunBackend {
     Heap,
 }
 
-/// Which engine runs a program.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum RunEngine {
-    /// The tree-walking interpreter.
-    Tree,
-    /// The bytecode VM (same output; it will replace the tree-walker).
-    Vm,
-}
-
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The program; `-` reads standard input.
     file: String,
-    /// The engine that runs it.
-    #[arg(long, value_enum, default_value_t = RunEngine::Tree)]
-    engine: RunEngine,
     /// Where runtime objects are allocated.
     #[arg(long, value_enum, default_value_t = RunBackend::Morph)]
     backend: RunBackend,
@@ -369,127 +357,40 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
     }
 }
 
-/// Sends what the interpreter prints, in chunks, to the thread that owns
-/// the output stream.
-struct ChunkWriter {
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= 8192 {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(8192));
-            self.tx
-                .send(chunk)
-                .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        }
-        Ok(())
-    }
-}
-
-/// `run`: check, then run on a thread with a deep stack while this thread
-/// copies the program's output to `out`. Compile errors: 65; a runtime
-/// error: its two lines on stderr, 70.
+/// `run`: compile and run on the VM, the program's output buffered to
+/// `out`. Compile errors: 65; a runtime error: its two lines on stderr, 70.
 fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    use crate::interp::{BIG_STACK_BUDGET, Backend, Options, STACK_SIZE, run_program};
-    let ast = MorphContext::new();
-    let tokens = crate::frontend::token_context();
-    let compiled = match compile(source, &ast, &tokens) {
-        Ok(c) => c,
-        // Too large to lex: as in `front_cmd`.
-        Err(e) => {
-            let _ = writeln!(err, "lexer_demo: {e}");
-            return EXIT_NOINPUT;
-        }
-    };
-    let res = match compiled.resolution {
-        Some(res) if compiled.diagnostics.is_empty() => res,
-        _ => {
-            for d in &compiled.diagnostics {
-                let _ = writeln!(err, "{d}");
-            }
-            return EXIT_DATAERR;
-        }
-    };
-    let program = compiled.program;
-    let engine = args.engine;
+    use crate::vm::{Backend, Options, run_source};
     let options = Options {
         gc_stress: args.gc_stress,
         backend: match args.backend {
             RunBackend::Morph => Backend::Morph,
             RunBackend::Heap => Backend::Heap,
         },
-        stack_budget: BIG_STACK_BUDGET,
         ..Options::default()
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     let window = crate::counting::open();
-    let started = std::time::Instant::now();
-    let outcome = std::thread::scope(|s| {
-        let worker = std::thread::Builder::new()
-            .name("lox".into())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(s, move || {
-                let mut w = ChunkWriter {
-                    tx,
-                    buf: Vec::with_capacity(8192),
-                };
-                let r = match engine {
-                    RunEngine::Tree => run_program(&program, &res, source, &options, &mut w),
-                    RunEngine::Vm => {
-                        crate::vm::run_program(&program, &res, source, &options, &mut w)
-                    }
-                };
-                let _ = w.flush();
-                r
-            });
-        let worker = match worker {
-            Ok(w) => w,
-            Err(e) => return Err(format!("cannot start the interpreter's thread: {e}")),
-        };
-        for chunk in rx {
-            let _ = out.write_all(&chunk);
-        }
-        worker
-            .join()
-            .map_err(|_| "internal error: the interpreter panicked".to_string())
-    });
-    let elapsed = started.elapsed();
-    let _ = out.flush();
-    let (error, gc, heap) = match outcome {
-        Ok(r) => r,
-        Err(message) => {
-            let _ = writeln!(err, "lexer_demo: {message}");
-            return EXIT_SOFTWARE;
-        }
-    };
-    if let Some(e) = &error {
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 13, out);
+    let r = run_source(source, &options, &mut buffered);
+    let _ = buffered.flush();
+    for d in &r.diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+    if !r.diagnostics.is_empty() {
+        return EXIT_DATAERR;
+    }
+    if let Some(e) = &r.error {
         let _ = writeln!(err, "{e}");
     }
     if args.stats {
         let peak = crate::counting::installed().then(|| window.peak_bytes());
         let _ = if args.json {
-            let json = serde_json::json!({
-                "gc": gc,
-                "heap": heap,
-                "process_heap_peak_bytes": peak,
-                "seconds": elapsed.as_secs_f64(),
-            });
-            writeln!(err, "{json}")
+            writeln!(err, "{}", r.stats_json(peak))
         } else {
-            err.write_all(crate::interp::render_stats(&gc, &heap, peak, elapsed).as_bytes())
+            err.write_all(r.render_stats(peak).as_bytes())
         };
     }
-    if error.is_some() {
+    if r.error.is_some() {
         EXIT_SOFTWARE
     } else {
         EXIT_OK

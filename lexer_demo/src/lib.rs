@@ -15,7 +15,7 @@
 //! - [`printer`]: the S-expression AST dump.
 //! - [`diagnostics`]: the exact one-line error format, and a rich rendering.
 //! - [`frontend`]: lex + parse + resolve in one call.
-//! - [`interp`]: the tree-walking interpreter, its objects in a
+//! - [`vm`]: the engine: a bytecode compiler and VM, its objects in a
 //!   `MorphContext` (or the system heap), and a mark-and-sweep collector.
 //! - [`generate`]: a seeded generator of realistic programs of any length.
 //! - [`mem`]: the compile-footprint report, with [`counting`], the counting
@@ -43,7 +43,6 @@ pub mod counting;
 pub mod diagnostics;
 pub mod frontend;
 pub mod generate;
-pub mod interp;
 pub mod lexer;
 pub mod mem;
 pub mod parser;

@@ -7,7 +7,7 @@ use super::object::{
     CLOSED, Entry, ObjBound, ObjClass, ObjClosure, ObjInstance, ObjTable, ObjUpvalue,
 };
 use super::value::Value;
-use crate::interp::{Kind, MIN_THRESHOLD, ObjHeap};
+use super::{Kind, MIN_THRESHOLD, ObjHeap};
 use std::ptr::NonNull;
 
 impl<H: ObjHeap> Vm<'_, H> {
@@ -100,7 +100,7 @@ impl<H: ObjHeap> Vm<'_, H> {
         // written at allocation) says its layout.
         unsafe {
             match self.heap.kind(p) {
-                Kind::Str | Kind::Native | Kind::Env => {}
+                Kind::Str | Kind::Native => {}
                 Kind::Closure => {
                     let c = p.cast::<ObjClosure>().as_ptr();
                     let ups = ObjClosure::upvalues(c);
@@ -124,7 +124,7 @@ impl<H: ObjHeap> Vm<'_, H> {
                     self.mark_ptr((*i).class.cast());
                     self.mark_ptr((*i).fields.cast_const().cast());
                 }
-                Kind::Fields => {
+                Kind::Table => {
                     let t = p.cast::<ObjTable>().as_ptr();
                     let e = ObjTable::entries(t);
                     for k in 0..(*t).cap as usize {

@@ -19,10 +19,11 @@ use super::object::{
     Proto,
 };
 use super::value::Value;
+use super::value::format_number;
+use super::{
+    GcStats, Kind, MAX_CALL_DEPTH, MIN_THRESHOLD, ObjHeap, Options, RuntimeError, SysCounts,
+};
 use crate::ast::Program;
-use crate::interp::format_number;
-use crate::interp::{GcStats, MAX_CALL_DEPTH, MIN_THRESHOLD, Options, RuntimeError};
-use crate::interp::{Kind, ObjHeap, SysCounts};
 use crate::resolver::Resolution;
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hasher};
@@ -195,8 +196,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
         self.strings.clear();
         // SAFETY: the program is over; no object is used again.
         let swept = unsafe { self.heap.free_all() };
-        self.stats.objects_freed += swept.objects;
-        self.stats.bytes_freed += swept.bytes;
+        debug_assert_eq!(swept.objects, self.live_objects);
         let sys = self.heap.system_objects();
         (self.stats, sys)
     }
@@ -389,7 +389,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
     }
 
     fn new_table(&mut self, cap: u32) -> Step<*mut ObjTable> {
-        let p = self.alloc(Kind::Fields, ObjTable::size(cap))?;
+        let p = self.alloc(Kind::Table, ObjTable::size(cap))?;
         let t = p.cast::<ObjTable>().as_ptr();
         // SAFETY: fresh memory for a table of `cap` entries.
         unsafe {
@@ -1170,5 +1170,23 @@ fn values_equal(a: Value, b: Value) -> bool {
         a.number_unchecked() == b.number_unchecked()
     } else {
         a.bits() == b.bits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_equal_as_ieee_754_doubles() {
+        let n = Value::number;
+        assert!(!values_equal(n(f64::NAN), n(f64::NAN)));
+        assert!(!values_equal(n(f64::NAN), n(-f64::NAN)));
+        assert!(values_equal(n(0.0), n(-0.0)));
+        assert!(values_equal(n(f64::INFINITY), n(f64::INFINITY)));
+        assert!(!values_equal(n(f64::INFINITY), n(f64::NEG_INFINITY)));
+        assert!(values_equal(n(0.1 + 0.2), n(0.30000000000000004)));
+        assert!(!values_equal(n(0.0), Value::NIL));
+        assert!(!values_equal(Value::FALSE, Value::NIL));
     }
 }

@@ -186,9 +186,51 @@ impl std::fmt::Debug for Value {
     }
 }
 
+/// Formats a number as `print` does (LOX.md): shortest round-trip form, no
+/// `.0` on integers, `-0` kept, `nan` for every NaN (whatever its sign and
+/// payload), `inf` and `-inf` for the infinities.
+pub(crate) fn format_number(n: f64, out: &mut String) {
+    use std::fmt::Write;
+    if n.is_nan() {
+        out.push_str("nan");
+    } else if n.is_infinite() {
+        out.push_str(if n > 0.0 { "inf" } else { "-inf" });
+    } else {
+        // Display for f64 prints the shortest text that reads back as the
+        // same number, with no fractional part for integral values and
+        // never an exponent (`1e21` prints all 22 digits).
+        let _ = write!(out, "{n}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn printed(n: f64) -> String {
+        let mut s = String::new();
+        format_number(n, &mut s);
+        s
+    }
+
+    #[test]
+    fn numbers_print_as_lox_md_says() {
+        assert_eq!(printed(3.0), "3");
+        assert_eq!(printed(2.5), "2.5");
+        assert_eq!(printed(-0.0), "-0");
+        assert_eq!(printed(f64::INFINITY), "inf");
+        assert_eq!(printed(f64::NEG_INFINITY), "-inf");
+        // Every NaN, whatever its sign and payload.
+        for bits in [
+            0x7ff8_0000_0000_0000,
+            0xfff8_0000_0000_0000,
+            0x7ff0_0000_0000_0001,
+        ] {
+            assert_eq!(printed(f64::from_bits(bits)), "nan", "{bits:#x}");
+        }
+        assert_eq!(printed(1e21), "1000000000000000000000");
+        assert_eq!(printed(1e-7), "0.0000001");
+    }
 
     #[test]
     fn numbers_round_trip_and_stay_apart_from_everything_else() {

@@ -1,4 +1,4 @@
-//! Where the interpreter's objects live: the [`ObjHeap`] trait and its two
+//! Where the VM's objects live: the [`ObjHeap`] trait and its two
 //! implementations, [`MorphHeap`] (a `MorphContext`, the default) and
 //! [`SysHeap`] (one system allocation per object, for comparison).
 //!
@@ -7,7 +7,7 @@
 //! object, clear the marks of the others), and free everything at the end.
 //! A `MorphContext` has all four: the kind is its header's type tag, the
 //! mark is its header's mark bit, and its own heap walk finds every object,
-//! so the interpreter keeps no list of its objects. Objects over the pool
+//! so the VM keeps no list of its objects. Objects over the pool
 //! limit go to the context's large-object space (the `runtime` preset),
 //! freed one by one like the rest. [`SysHeap`] puts an 8-byte prefix of its
 //! own in front of each block (so both backends pay for one header) and
@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 /// The kind of a runtime object: the type tag of its header.
 ///
 /// ```
-/// use lexer_demo::interp::Kind;
+/// use lexer_demo::vm::Kind;
 /// assert_eq!(Kind::Str as u16, 32); // clear of the front end's node tags
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,60 +32,60 @@ pub enum Kind {
     Str = 32,
     /// A function or method closure.
     Closure,
-    /// An environment: the variables of one scope.
-    Env,
     /// A class.
     Class,
     /// An instance.
     Instance,
-    /// The field table of an instance.
-    Fields,
+    /// A table of an instance's fields or a class's methods.
+    Table,
     /// A method bound to its receiver.
     Bound,
-    /// A captured variable (the VM's).
+    /// A captured variable.
     Upvalue,
-    /// A native function (the VM's).
+    /// A native function.
     Native,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Str,
         Kind::Closure,
-        Kind::Env,
         Kind::Class,
         Kind::Instance,
-        Kind::Fields,
+        Kind::Table,
         Kind::Bound,
         Kind::Upvalue,
         Kind::Native,
     ];
 
-    /// The kind with type tag `tag`, if any.
+    /// The kind with type tag `tag`, if any (tags are consecutive from
+    /// `Str`'s, as a check below the type proves).
     ///
     /// ```
-    /// use lexer_demo::interp::Kind;
-    /// assert_eq!(Kind::from_tag(Kind::Env as u16), Some(Kind::Env));
+    /// use lexer_demo::vm::Kind;
+    /// assert_eq!(Kind::from_tag(Kind::Table as u16), Some(Kind::Table));
     /// assert_eq!(Kind::from_tag(1), None);
+    /// assert_eq!(Kind::from_tag(Kind::Native as u16 + 1), None);
     /// ```
+    #[inline]
     pub fn from_tag(tag: u16) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| *k as u16 == tag)
+        let i = tag.checked_sub(Kind::Str as u16)?;
+        Kind::ALL.get(usize::from(i)).copied()
     }
 
     /// Its name in reports.
     ///
     /// ```
-    /// assert_eq!(lexer_demo::interp::Kind::Bound.name(), "bound method");
+    /// assert_eq!(lexer_demo::vm::Kind::Bound.name(), "bound method");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
             Kind::Str => "string",
             Kind::Closure => "closure",
-            Kind::Env => "environment",
             Kind::Class => "class",
             Kind::Instance => "instance",
-            Kind::Fields => "field table",
+            Kind::Table => "table",
             Kind::Bound => "bound method",
             Kind::Upvalue => "upvalue",
             Kind::Native => "native function",
@@ -93,10 +93,19 @@ impl Kind {
     }
 }
 
+// Tags are consecutive from `Str`'s, in `ALL` order: `from_tag` indexes.
+const _: () = {
+    let mut i = 0;
+    while i < Kind::ALL.len() {
+        assert!(Kind::ALL[i] as usize == Kind::Str as usize + i);
+        i += 1;
+    }
+};
+
 /// What a sweep freed.
 ///
 /// ```
-/// let s = lexer_demo::interp::Swept::default();
+/// let s = lexer_demo::vm::Swept::default();
 /// assert_eq!((s.objects, s.bytes), (0, 0));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,8 +121,8 @@ pub struct Swept {
 /// Payloads are aligned to 8.
 ///
 /// ```
-/// use lexer_demo::interp::{Kind, MorphHeap, ObjHeap};
-/// let mut ctx = lexer_demo::interp::runtime_context();
+/// use lexer_demo::vm::{Kind, MorphHeap, ObjHeap};
+/// let mut ctx = lexer_demo::vm::runtime_context();
 /// let mut heap = MorphHeap::new(&mut ctx);
 /// let kept = heap.alloc(24, Kind::Closure).unwrap();
 /// let _gone = heap.alloc(40, Kind::Str).unwrap();
@@ -181,7 +190,7 @@ pub trait ObjHeap {
 /// Counters of a [`SysHeap`].
 ///
 /// ```
-/// use lexer_demo::interp::{Kind, ObjHeap, SysHeap};
+/// use lexer_demo::vm::{Kind, ObjHeap, SysHeap};
 /// let mut heap = SysHeap::default();
 /// let _p = heap.alloc(16, Kind::Bound).unwrap();
 /// let c = heap.system_objects();
@@ -221,7 +230,7 @@ pub(crate) const MAX_OBJECT: usize = (isize::MAX.unsigned_abs() & !7) - PREFIX;
 /// its blocks for the sweep.
 ///
 /// ```
-/// use lexer_demo::interp::{Kind, ObjHeap, SysHeap};
+/// use lexer_demo::vm::{Kind, ObjHeap, SysHeap};
 /// let mut heap = SysHeap::default();
 /// let _p = heap.alloc(40, Kind::Str).unwrap();
 /// assert_eq!(heap.system_objects().live, 1);
@@ -373,8 +382,8 @@ impl Drop for SysHeap {
 /// frees them.
 ///
 /// ```
-/// use lexer_demo::interp::{Kind, MorphHeap, ObjHeap};
-/// let mut ctx = lexer_demo::interp::runtime_context();
+/// use lexer_demo::vm::{Kind, MorphHeap, ObjHeap};
+/// let mut ctx = lexer_demo::vm::runtime_context();
 /// let mut heap = MorphHeap::new(&mut ctx);
 /// let _small = heap.alloc(40, Kind::Str).unwrap();
 /// let _large = heap.alloc(1000, Kind::Str).unwrap();
@@ -393,9 +402,9 @@ impl<'c> MorphHeap<'c> {
     /// by one.
     ///
     /// ```
-    /// let mut ctx = lexer_demo::interp::runtime_context();
-    /// let heap = lexer_demo::interp::MorphHeap::new(&mut ctx);
-    /// assert_eq!(lexer_demo::interp::ObjHeap::name(&heap), "morph");
+    /// let mut ctx = lexer_demo::vm::runtime_context();
+    /// let heap = lexer_demo::vm::MorphHeap::new(&mut ctx);
+    /// assert_eq!(lexer_demo::vm::ObjHeap::name(&heap), "morph");
     /// ```
     pub fn new(ctx: &'c mut MorphContext) -> MorphHeap<'c> {
         MorphHeap { ctx }
@@ -404,8 +413,8 @@ impl<'c> MorphHeap<'c> {
     /// The context.
     ///
     /// ```
-    /// let mut ctx = lexer_demo::interp::runtime_context();
-    /// let heap = lexer_demo::interp::MorphHeap::new(&mut ctx);
+    /// let mut ctx = lexer_demo::vm::runtime_context();
+    /// let heap = lexer_demo::vm::MorphHeap::new(&mut ctx);
     /// assert_eq!(heap.context().stats().live_objects, 0);
     /// ```
     pub fn context(&self) -> &MorphContext {
