@@ -167,6 +167,7 @@ fn strings_past_the_length_limit_are_a_runtime_error() {
                 max_string_len: 1024,
                 backend,
                 gc_stress,
+                ..Options::default()
             };
             let mut out = Vec::new();
             let r = run_source(src, &opts, &mut out);

@@ -224,13 +224,20 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// Appends an opcode from source line `line`.
+    /// Appends an opcode from source line `line`; line 0 means none of its
+    /// own (an instruction that cannot fail), which keeps the line of the
+    /// one before.
     pub fn emit_op(&mut self, op: Op, line: u32) {
         let offset = u32::try_from(self.code.len()).unwrap_or(u32::MAX);
-        if self.lines.last().is_none_or(|&(_, l)| l != line) {
+        if line != 0 && self.lines.last().is_none_or(|&(_, l)| l != line) {
             self.lines.push((offset, line));
         }
         self.code.push(op as u8);
+    }
+
+    /// The line of the last instruction appended (0 before any).
+    pub fn last_line(&self) -> u32 {
+        self.lines.last().map_or(0, |&(_, l)| l)
     }
 
     /// Appends a byte operand.

@@ -169,9 +169,12 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
         c.patch_u32(at, u32::try_from(distance).unwrap_or(u32::MAX));
     }
 
-    fn emit_loop(&mut self, start: usize, line: u32) {
+    /// A jump back to `start`, on the line of the instruction before it
+    /// (the end of the loop's body), where an exhausted step budget is
+    /// reported.
+    fn emit_loop(&mut self, start: usize) {
         let c = &mut self.f().chunk;
-        c.emit_op(Op::Loop, line);
+        c.emit_op(Op::Loop, c.last_line());
         let distance = c.code.len() + 4 - start;
         c.emit_u32(u32::try_from(distance).unwrap_or(u32::MAX));
     }
@@ -398,7 +401,7 @@ impl<'a, H: ObjHeap> Compiler<'_, '_, 'a, H> {
                 let exit = self.emit_jump(Op::JumpIfFalse, 0);
                 self.emit(Op::Pop, 0);
                 self.stmt(body)?;
-                self.emit_loop(start, 0);
+                self.emit_loop(start);
                 self.patch_jump(exit);
                 self.emit(Op::Pop, 0);
             }

@@ -85,6 +85,8 @@ pub struct Vm<'o, H: ObjHeap> {
     pub(super) threshold: usize,
     gc_stress: bool,
     max_string_len: usize,
+    /// Backward jumps and calls left before `Step budget exhausted.`.
+    steps_left: u64,
 }
 
 type Step<T = ()> = Result<T, RuntimeError>;
@@ -143,6 +145,7 @@ pub fn interpret<H: ObjHeap>(
         threshold: MIN_THRESHOLD,
         gc_stress: options.gc_stress,
         max_string_len: options.max_string_len,
+        steps_left: options.max_steps.unwrap_or(u64::MAX),
     };
     let err = vm.start(program, res, source).err();
     let _ = vm.out.flush();
@@ -757,6 +760,14 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     slots = self.stack.add(self.frames.last().unwrap_unchecked().base);
                 }};
             }
+            macro_rules! step {
+                () => {{
+                    if self.steps_left == 0 {
+                        fail!(self.error("Step budget exhausted.".into()));
+                    }
+                    self.steps_left -= 1;
+                }};
+            }
             macro_rules! fail {
                 ($e:expr) => {{
                     sync!();
@@ -770,16 +781,19 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     usize::from(v)
                 }};
             }
+            // A 24-bit operand is read as four bytes, one load: an
+            // instruction with one always falls through to another, so at
+            // least that one's opcode follows it in the code.
             macro_rules! u24 {
                 () => {{
-                    let v = u32::from_le_bytes([*ip, *ip.add(1), *ip.add(2), 0]);
+                    let v = u32::from_le(ip.cast::<u32>().read_unaligned()) & 0xff_ffff;
                     ip = ip.add(3);
                     v as usize
                 }};
             }
             macro_rules! u32_operand {
                 () => {{
-                    let v = u32::from_le_bytes([*ip, *ip.add(1), *ip.add(2), *ip.add(3)]);
+                    let v = u32::from_le(ip.cast::<u32>().read_unaligned());
                     ip = ip.add(4);
                     v as usize
                 }};
@@ -969,6 +983,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     }
                     Op::CallMethod => {
                         let argc = u8_operand!();
+                        step!();
                         let callee = sp.sub(argc + 2);
                         let at = usize::try_from(callee.offset_from(self.stack)).unwrap_unchecked();
                         sync!();
@@ -988,6 +1003,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     }
                     Op::Call => {
                         let argc = u8_operand!();
+                        step!();
                         let callee = sp.sub(argc + 1);
                         let at = usize::try_from(callee.offset_from(self.stack)).unwrap_unchecked();
                         sync!();
@@ -1026,21 +1042,22 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     }
                     Op::Subtract => {
                         let (a, b) = numbers!("Operands must be numbers.");
-                        *sp.sub(1) = Value::number(a - b);
+                        *sp.sub(1) = Value::computed(a - b);
                     }
                     Op::Multiply => {
                         let (a, b) = numbers!("Operands must be numbers.");
-                        *sp.sub(1) = Value::number(a * b);
+                        *sp.sub(1) = Value::computed(a * b);
                     }
                     Op::Divide => {
                         let (a, b) = numbers!("Operands must be numbers.");
-                        *sp.sub(1) = Value::number(a / b);
+                        *sp.sub(1) = Value::computed(a / b);
                     }
                     Op::Add => {
                         let (b, a) = (*sp.sub(1), *sp.sub(2));
                         if a.is_number() && b.is_number() {
                             sp = sp.sub(1);
-                            *sp.sub(1) = Value::number(a.number_unchecked() + b.number_unchecked());
+                            *sp.sub(1) =
+                                Value::computed(a.number_unchecked() + b.number_unchecked());
                         } else {
                             sync!();
                             self.add_slow()?;
@@ -1053,7 +1070,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                         if !v.is_number() {
                             fail!(self.error("Operand must be a number.".into()));
                         }
-                        *sp.sub(1) = Value::number(-v.number_unchecked());
+                        *sp.sub(1) = Value::computed(-v.number_unchecked());
                     }
                     Op::Print => {
                         let v = pop!();
@@ -1074,6 +1091,7 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                     }
                     Op::Loop => {
                         let d = u32_operand!();
+                        step!();
                         ip = ip.sub(d);
                     }
                     Op::Closure => {

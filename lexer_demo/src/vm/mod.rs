@@ -137,6 +137,21 @@ pub struct Options {
     /// assert_eq!(r.error.unwrap().to_string(), "String too long.\n[line 2]");
     /// ```
     pub max_string_len: usize,
+    /// How many backward jumps and calls the program may make, in all;
+    /// one more is the runtime error `Step budget exhausted.`. Unlimited
+    /// (`None`) by default. Between two such steps the VM runs straight
+    /// through the code, so this bounds the time a program runs: a host
+    /// that runs programs it did not write sets it (the fuzz target does).
+    ///
+    /// ```
+    /// use lexer_demo::vm::{run_source, Options};
+    /// let opts = Options { max_steps: Some(1000), ..Options::default() };
+    /// let r = run_source("var i = 0;\nwhile (true) i = i + 1;", &opts, &mut Vec::new());
+    /// assert_eq!(r.error.unwrap().to_string(), "Step budget exhausted.\n[line 2]");
+    /// let r = run_source("for (var i = 0; i < 999; i = i + 1) {}", &opts, &mut Vec::new());
+    /// assert!(r.error.is_none());
+    /// ```
+    pub max_steps: Option<u64>,
 }
 
 impl Default for Options {
@@ -145,6 +160,7 @@ impl Default for Options {
             gc_stress: false,
             backend: Backend::Morph,
             max_string_len: MAX_STRING_LEN,
+            max_steps: None,
         }
     }
 }

@@ -79,6 +79,32 @@ impl Value {
         Value(ptr::without_provenance(bits as usize))
     }
 
+    /// The result of arithmetic on numbers, without making a NaN canonical.
+    ///
+    /// A NaN that arithmetic makes carries either the payload of a NaN
+    /// operand or none (IEEE 754, and Rust's float semantics), with either
+    /// sign. The operands are values, so their NaNs are canonical, with no
+    /// payload; a result NaN is then `0x7ff8…` or `0xfff8…`, neither of
+    /// which has the bit every tag sets. So the check [`number`](Self::number)
+    /// makes is not needed here.
+    ///
+    /// ```
+    /// use lexer_demo::vm::value::Value;
+    /// let (zero, inf) = (Value::number(0.0), Value::number(f64::INFINITY));
+    /// let nan = Value::computed(zero.as_number().unwrap() / zero.as_number().unwrap());
+    /// assert!(nan.as_number().unwrap().is_nan());
+    /// let nan = Value::computed(inf.as_number().unwrap() - inf.as_number().unwrap());
+    /// assert!(nan.is_number() && !nan.is_object());
+    /// ```
+    #[inline(always)]
+    pub fn computed(n: f64) -> Value {
+        // `usize` is 64 bits (asserted above): the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let v = Value(ptr::without_provenance(n.to_bits() as usize));
+        debug_assert!(v.is_number(), "a NaN with a payload from arithmetic");
+        v
+    }
+
     /// A boolean.
     ///
     /// ```
