@@ -243,10 +243,8 @@ impl<'a> Stmt<'a> {
 
 /// Whether a statement list declares anything directly, i.e. whether a block
 /// of it opens a scope, and how many slots that scope needs. Blocks that
-/// declare nothing share their enclosing scope, so the interpreter makes no
-/// environment for them; the parser counts once per block
-/// ([`Stmt::block`]), and resolver and interpreter both use the count, which
-/// keeps their scopes equal.
+/// declare nothing share their enclosing scope and open none in the
+/// resolver; the parser counts once per block ([`Stmt::block`]).
 ///
 /// The count saturates at `u32::MAX`, the most variables a scope can hold
 /// (the resolver reports a scope that would hold more, so such a program

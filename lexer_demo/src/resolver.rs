@@ -1,67 +1,22 @@
 //! Scope resolution and the static errors of LOX.md.
 //!
 //! For every variable use ([`UseId`]) the resolver records how many scopes
-//! out its binding is, or that it is global; the interpreter looks variables
-//! up by that distance. Globals may be redeclared; local scopes may not.
+//! out its binding is, or that it is global; the compiler turns that into
+//! a local slot, an upvalue or a global. Globals may be redeclared; local scopes may not.
 
 use crate::ast::{Expr, Function, Ident, Program, Stmt, UseId};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::token::LazyLines;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// A fast hasher for short names (the multiply-rotate scheme of the Firefox
-/// and rustc "Fx" hash): scopes are hashed on every declaration and lookup,
-/// and SipHash's resistance to flooding buys nothing for a compiler's own
-/// scope tables.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(tail) ^ rest.len() as u64);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+use rustc_hash::FxHashMap;
 
 /// A scope: each name, whether its initialiser has been resolved, and its
-/// slot (declaration order) in the scope's environment.
-type Scope<'a> = HashMap<&'a str, (bool, u32), BuildHasherDefault<FxHasher>>;
+/// slot (declaration order). Hashed with rustc's own hasher: scopes are
+/// hashed on every declaration and lookup, and SipHash's resistance to
+/// flooding buys nothing for a compiler's own scope tables.
+type Scope<'a> = FxHashMap<&'a str, (bool, u32)>;
 
 /// The slot the next variable of `scope` takes, or `None` when the scope
-/// is full: slots are `u32`, and so is the variable count of the scope's
-/// environment, so a scope holds at most `u32::MAX` variables. No source
+/// is full: slots are `u32`, so a scope holds at most `u32::MAX` variables. No source
 /// the front end accepts comes near (it is under 4 GiB, and each variable
 /// of a scope is declared by a name and a byte after it at least, so there
 /// are fewer than 2^31), but a count is never truncated into a slot that
@@ -302,8 +257,8 @@ impl<'a> Resolver<'a, '_> {
         let enclosing = std::mem::replace(&mut self.function, kind);
         self.begin();
         if matches!(kind, FunctionType::Method | FunctionType::Initializer) {
-            // `this` is slot 0 of a method's own scope, so that a method call
-            // makes one environment, not one for `this` and one for the call.
+            // `this` is slot 0 of a method's own scope: the receiver sits in
+            // the frame's slot 0, below the arguments.
             self.define("this");
         }
         for p in f.params {
@@ -479,8 +434,8 @@ impl<'a> Resolver<'a, '_> {
 #[cfg(test)]
 mod tests {
     /// Regression: assigning a local in its own initializer resolved to a
-    /// variable with no slot yet (the tree-walker stopped with an internal
-    /// error, the VM wrote to an outer variable). It is refused as reading
+    /// variable with no slot yet (the tree-walker it replaced stopped with
+    /// an internal error, the VM wrote to an outer variable). It is refused as reading
     /// it is.
     #[test]
     fn assigning_a_local_in_its_own_initializer_is_an_error() {

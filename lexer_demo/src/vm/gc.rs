@@ -7,7 +7,7 @@ use super::object::{
     CLOSED, Entry, ObjBound, ObjClass, ObjClosure, ObjInstance, ObjTable, ObjUpvalue,
 };
 use super::value::Value;
-use super::{Kind, MIN_THRESHOLD, ObjHeap};
+use super::{Kind, ObjHeap, THRESHOLD_FLOOR};
 use std::ptr::NonNull;
 
 impl<H: ObjHeap> Vm<'_, H> {
@@ -90,7 +90,7 @@ impl<H: ObjHeap> Vm<'_, H> {
         self.since_gc = 0;
         let live = self.stats.bytes_allocated - self.stats.bytes_freed;
         let live = usize::try_from(live).unwrap_or(usize::MAX);
-        self.threshold = MIN_THRESHOLD.max(live);
+        self.threshold = THRESHOLD_FLOOR.max(live);
         self.heap
             .plan(self.threshold.saturating_add(self.threshold / 4));
     }

@@ -24,6 +24,7 @@ use super::{
     GcStats, Kind, MAX_CALL_DEPTH, MIN_THRESHOLD, ObjHeap, Options, RuntimeError, SysCounts,
 };
 use crate::ast::Program;
+use crate::diagnostics::Diagnostic;
 use crate::resolver::Resolution;
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hasher};
@@ -115,12 +116,51 @@ pub fn interpret<H: ObjHeap>(
     options: &Options,
     out: &mut dyn Write,
 ) -> (Option<RuntimeError>, (GcStats, SysCounts)) {
+    let (r, figures) = interpret_with(heap, options, out, |vm| {
+        compiler::compile(vm, program, res, source).map_err(Stop::Error)
+    });
+    (r.err().map(Stop::into_error), figures)
+}
+
+/// Why a program did not run to its end.
+pub(crate) enum Stop {
+    /// The front end refused it (nothing ran).
+    Diagnostics(Vec<Diagnostic>),
+    /// A runtime error stopped it.
+    Error(RuntimeError),
+}
+
+impl Stop {
+    fn into_error(self) -> RuntimeError {
+        match self {
+            Stop::Error(e) => e,
+            Stop::Diagnostics(_) => RuntimeError {
+                message: "Internal error: diagnostics.".into(),
+                line: 0,
+            },
+        }
+    }
+}
+
+/// Runs the program `load` compiles into the VM (returning its top
+/// level's function) on `heap`. Whatever `load` made to compile it (the
+/// AST, the tokens) it may drop before returning, so the run's peak does
+/// not include it.
+pub(crate) fn interpret_with<'o, H: ObjHeap>(
+    heap: H,
+    options: &Options,
+    out: &'o mut dyn Write,
+    load: impl FnOnce(&mut Vm<'o, H>) -> Result<usize, Stop>,
+) -> (Result<(), Stop>, (GcStats, SysCounts)) {
     let oom = RuntimeError {
         message: "Out of memory.".into(),
         line: 0,
     };
     let Some((stack, stack_cap)) = new_stack(FIRST_STACK) else {
-        return (Some(oom), (GcStats::default(), heap.system_objects()));
+        return (
+            Err(Stop::Error(oom)),
+            (GcStats::default(), heap.system_objects()),
+        );
     };
     let mut vm = Vm {
         heap,
@@ -147,9 +187,12 @@ pub fn interpret<H: ObjHeap>(
         max_string_len: options.max_string_len,
         steps_left: options.max_steps.unwrap_or(u64::MAX),
     };
-    let err = vm.start(program, res, source).err();
+    let r = match vm.prepare() {
+        Ok(()) => load(&mut vm).and_then(|script| vm.start(script).map_err(Stop::Error)),
+        Err(e) => Err(Stop::Error(e)),
+    };
     let _ = vm.out.flush();
-    (err, vm.finish())
+    (r, vm.finish())
 }
 
 impl<H: ObjHeap> Drop for Vm<'_, H> {
@@ -161,7 +204,8 @@ impl<H: ObjHeap> Drop for Vm<'_, H> {
 }
 
 impl<'o, H: ObjHeap> Vm<'o, H> {
-    fn start(&mut self, program: &Program<'_>, res: &Resolution, source: &str) -> Step {
+    /// Makes what every program has: the `init` name and `clock`.
+    fn prepare(&mut self) -> Step {
         let oom = || RuntimeError {
             message: "Out of memory.".into(),
             line: 0,
@@ -178,7 +222,15 @@ impl<'o, H: ObjHeap> Vm<'o, H> {
                 .write(ObjNative { which: 0 })
         };
         self.globals[g as usize] = Value::object(native.as_ptr());
-        let script = compiler::compile(self, program, res, source)?;
+        Ok(())
+    }
+
+    /// Runs function `script` (the top level) from its start.
+    fn start(&mut self, script: usize) -> Step {
+        let oom = || RuntimeError {
+            message: "Out of memory.".into(),
+            line: 0,
+        };
         let proto: *const Proto = &*self.protos[script];
         let closure = self.new_closure(proto)?;
         self.frames

@@ -66,7 +66,7 @@ use std::io::Write;
 /// ```
 pub const MAX_CALL_DEPTH: usize = 10_000;
 
-/// Collection threshold before the first collection, and its floor.
+/// Bytes allocated before the first collection.
 ///
 /// ```
 /// use lexer_demo::vm::{run_source, Options, MIN_THRESHOLD};
@@ -79,6 +79,22 @@ pub const MAX_CALL_DEPTH: usize = 10_000;
 /// assert_eq!(r.gc.collections, 0);
 /// ```
 pub const MIN_THRESHOLD: usize = 1 << 20;
+
+/// The least the bytes allocated between two collections may be: after a
+/// collection the next comes once as many bytes as are live were
+/// allocated, or this many if fewer are live, so a program that keeps
+/// little does not collect at every step.
+///
+/// ```
+/// use lexer_demo::vm::{run_source, Options, MIN_THRESHOLD, THRESHOLD_FLOOR};
+/// // 2,000 strings of up to 2,000 bytes: about 2 MB, almost none of it
+/// // live at once. One collection at 1 MiB, then one every 256 KiB.
+/// let src = "var s = \"\"; for (var i = 0; i < 2000; i = i + 1) s = s + \"a\";";
+/// let r = run_source(src, &Options::default(), &mut Vec::new());
+/// let after_first = r.gc.bytes_allocated as usize - MIN_THRESHOLD;
+/// assert_eq!(r.gc.collections as usize, 1 + after_first / THRESHOLD_FLOOR);
+/// ```
+pub const THRESHOLD_FLOOR: usize = 1 << 18;
 
 /// The longest string, in bytes, that concatenation builds unless
 /// [`Options::max_string_len`] says less: the longest whose object (an
@@ -243,7 +259,7 @@ pub struct RunResult {
     pub error: Option<RuntimeError>,
     /// The collector's counters.
     pub gc: GcStats,
-    /// How long the program ran (compiling it not included).
+    /// How long compiling and running the program took.
     pub elapsed: std::time::Duration,
     /// The backend's own figures.
     pub heap: HeapFigures,
@@ -398,51 +414,74 @@ fn render_stats(r: &RunResult, process_peak: Option<usize>) -> String {
 /// assert_eq!((r.exit_code(), out.as_slice()), (0, &b"3\n"[..]));
 /// ```
 pub fn run_source(source: &str, options: &Options, out: &mut dyn Write) -> RunResult {
-    let ast = MorphContext::new();
-    let tokens = crate::frontend::token_context();
-    let compiled = match crate::frontend::compile(source, &ast, &tokens) {
-        Ok(c) => c,
-        Err(e) => {
+    let started = std::time::Instant::now();
+    let (r, gc, heap) = match options.backend {
+        Backend::Morph => {
+            let mut ctx = runtime_context();
+            let (r, gc) = machine::interpret_with(MorphHeap::new(&mut ctx), options, out, |vm| {
+                load_source(vm, source)
+            });
+            (r, gc.0, HeapFigures::of_context(&ctx, gc.1))
+        }
+        Backend::Heap => {
+            let (r, gc) = machine::interpret_with(SysHeap::default(), options, out, |vm| {
+                load_source(vm, source)
+            });
+            (r, gc.0, HeapFigures::of_system_heap(gc.1))
+        }
+    };
+    let elapsed = started.elapsed();
+    let (diagnostics, error) = match r {
+        Ok(()) => (Vec::new(), None),
+        Err(machine::Stop::Diagnostics(d)) => {
             return RunResult {
-                diagnostics: vec![Diagnostic::new(
-                    1,
-                    crate::diagnostics::Location::None,
-                    e.to_string(),
-                )],
+                diagnostics: d,
                 error: None,
                 gc: GcStats::default(),
                 elapsed: std::time::Duration::ZERO,
                 heap: HeapFigures::default(),
             };
         }
+        Err(machine::Stop::Error(e)) => (Vec::new(), Some(e)),
     };
+    RunResult {
+        diagnostics,
+        error,
+        gc,
+        elapsed,
+        heap,
+    }
+}
+
+/// Lexes, parses and resolves `source`, then compiles it into `vm`; the
+/// tokens and the AST are gone when it returns, before the program runs.
+fn load_source<H: ObjHeap>(
+    vm: &mut machine::Vm<'_, H>,
+    source: &str,
+) -> Result<usize, machine::Stop> {
+    let ast = MorphContext::new();
+    let tokens = crate::frontend::token_context();
+    let compiled = crate::frontend::compile(source, &ast, &tokens).map_err(|e| {
+        machine::Stop::Diagnostics(vec![Diagnostic::new(
+            1,
+            crate::diagnostics::Location::None,
+            e.to_string(),
+        )])
+    })?;
     match compiled.resolution {
         Some(res) if compiled.diagnostics.is_empty() => {
-            let started = std::time::Instant::now();
-            let (error, gc, heap) = run_program(&compiled.program, &res, source, options, out);
-            RunResult {
-                diagnostics: Vec::new(),
-                error,
-                gc,
-                elapsed: started.elapsed(),
-                heap,
-            }
+            compiler::compile(vm, &compiled.program, &res, source).map_err(machine::Stop::Error)
         }
-        _ => RunResult {
-            diagnostics: compiled.diagnostics,
-            error: None,
-            gc: GcStats::default(),
-            elapsed: std::time::Duration::ZERO,
-            heap: HeapFigures::default(),
-        },
+        _ => Err(machine::Stop::Diagnostics(compiled.diagnostics)),
     }
 }
 
 /// The context `run` puts objects in: the runtime's `runtime` preset. Its
 /// tight size-class table (steps of 8) fits a runtime's objects, which come
-/// in many sizes, all 8-aligned (a one-variable environment is 40 bytes
-/// with its header, an instance 32, a three-slot environment 72; the
-/// default table would round them to 64, 32 and 128); objects over the
+/// in many sizes, all 8-aligned (an instance is 24 bytes with its header,
+/// an upvalue 32, a field table of 4 entries 80, a closure with one
+/// upvalue 32; the default table would round the table to 128); objects
+/// over the
 /// pool limit go to its large-object space, freed one by one; empty slabs
 /// go back to the system past 1 MiB.
 ///
