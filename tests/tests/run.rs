@@ -209,6 +209,16 @@ fn run_stats_report_the_collector() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert!(v["gc"]["collections"].as_u64().unwrap() > 0);
     assert_eq!(v["heap"]["backend"], "morph");
+    assert!(v["heap"]["bytes_returned"].is_u64(), "{v}");
+    // A program whose strings outgrow the pools: each freed large object
+    // goes back to the system, and the report says how much.
+    let src = "var s = \"\"; for (var i = 0; i < 3000; i = i + 1) s = s + \"ab\";";
+    let (_, _, json) = cli(&["run", "--stats", "--json", "-"], src.as_bytes());
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert!(
+        v["heap"]["bytes_returned"].as_u64().unwrap() > 1 << 20,
+        "{v}"
+    );
     let (_, _, json) = cli(
         &["run", "--stats", "--json", "--backend", "heap", &path],
         b"",

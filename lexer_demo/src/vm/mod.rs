@@ -346,6 +346,9 @@ pub struct HeapFigures {
     pub system_allocations: u64,
     /// Empty slabs the context gave back to the system (morph only).
     pub slabs_returned: u64,
+    /// Bytes the context gave back to the system: empty slabs and freed
+    /// large objects (morph only).
+    pub bytes_returned: u64,
     /// Objects still live in the heap after teardown: 0 unless something
     /// leaked.
     pub live_after_teardown: u64,
@@ -388,12 +391,13 @@ fn render_stats(r: &RunResult, process_peak: Option<usize>) -> String {
         };
         let _ = writeln!(
             s,
-            "pools: {} of {} allocations reused a freed slot ({pct:.1}%), peak reserved {} bytes, {} empty slabs given back; {} large objects",
+            "pools: {} of {} allocations reused a freed slot ({pct:.1}%), peak reserved {} bytes, {} empty slabs given back; {} large objects; {} bytes given back to the system",
             heap.pool_reuses,
             heap.pool_allocations,
             heap.peak_bytes_reserved,
             heap.slabs_returned,
-            heap.system_allocations
+            heap.system_allocations,
+            heap.bytes_returned
         );
     } else {
         let _ = writeln!(s, "system heap: {} allocations", heap.system_allocations);
@@ -572,6 +576,7 @@ impl HeapFigures {
             peak_bytes_reserved: s.peak_bytes_reserved as u64,
             system_allocations: sys.allocations,
             slabs_returned: s.slabs.returned,
+            bytes_returned: s.slabs.returned_bytes + s.large.bytes_returned,
             live_after_teardown: s.live_objects as u64,
         }
     }
