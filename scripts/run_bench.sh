@@ -16,6 +16,9 @@
 #   scripts/run_bench.sh                    # 5 runs each
 #   scripts/run_bench.sh 1                  # one run each (what CI does)
 #   CLOX=/tmp/clox/clox scripts/run_bench.sh 7
+#   BENCH_DIR=/some/dir COMPARE=0 scripts/run_bench.sh 3
+#                                           # other programs; COMPARE=0 for
+#                                           # ones that print times
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -62,10 +65,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 echo "lox: linked $linked; best of $runs alternating runs; times in s, peak RSS in KB"
 header="program        lox s  lox KB  morph s  heap s  morph KB  heap KB  heap/morph t  heap/morph KB"
-[ -n "${CLOX:-}" ] && header="$header  clox s  clox KB  lox/clox t  lox/clox KB"
+[ -n "${CLOX:-}" ] && header="$header  clox s  clox KB  lox/clox t  morph/clox t  lox/clox KB"
 echo "$header"
-gm_t=0 gm_m=0 gm_ht=0 gm_hm=0 n=0
-for prog in fixtures/bench/*.lox; do
+gm_t=0 gm_rt=0 gm_m=0 gm_ht=0 gm_hm=0 n=0
+for prog in "${BENCH_DIR:-fixtures/bench}"/*.lox; do
   name=$(basename "$prog" .lox)
   t_best=() rss_best=()
   for _ in $(seq "$runs"); do
@@ -75,6 +78,7 @@ for prog in fixtures/bench/*.lox; do
     [ -n "${CLOX:-}" ] && once clox "$CLOX" "$prog"
   done
   for other in morph heap; do
+    [ "${COMPARE:-1}" = 0 ] && break
     if ! cmp -s "$tmp/out.lox" "$tmp/out.$other" || ! cmp -s "$tmp/err.lox" "$tmp/err.$other"; then
       echo "$name: $other printed something else than lox" >&2
       exit 1
@@ -89,9 +93,11 @@ for prog in fixtures/bench/*.lox; do
   gm_hm=$(addlog "$gm_hm" "$hm")
   if [ -n "${CLOX:-}" ]; then
     ct=$(ratio "${t_best[lox]}" "${t_best[clox]}")
+    rt=$(ratio "${t_best[morph]}" "${t_best[clox]}")
     cm=$(ratio "${rss_best[lox]}" "${rss_best[clox]}")
-    line=$(printf '%s %7.3f %8s %11s %12s' "$line" "${t_best[clox]}" "${rss_best[clox]}" "$ct" "$cm")
+    line=$(printf '%s %7.3f %8s %11s %13s %12s' "$line" "${t_best[clox]}" "${rss_best[clox]}" "$ct" "$rt" "$cm")
     gm_t=$(addlog "$gm_t" "$ct")
+    gm_rt=$(addlog "$gm_rt" "$rt")
     gm_m=$(addlog "$gm_m" "$cm")
   fi
   n=$((n + 1))
@@ -100,5 +106,5 @@ done
 geo() { awk -v g="$1" -v n="$n" 'BEGIN { printf "%.2f", exp(g / n) }'; }
 echo "geometric mean heap/morph: time $(geo "$gm_ht"), peak RSS $(geo "$gm_hm")"
 if [ -n "${CLOX:-}" ]; then
-  echo "geometric mean lox/clox: time $(geo "$gm_t"), peak RSS $(geo "$gm_m")"
+  echo "geometric mean lox/clox: time $(geo "$gm_t"), peak RSS $(geo "$gm_m"); morph/clox time $(geo "$gm_rt")"
 fi

@@ -197,6 +197,21 @@ fn deep_recursion_short_of_the_limit_runs() {
     assert_eq!((code, err.as_str()), (70, "Stack overflow.\n[line 1]\n"));
 }
 
+/// Frames of 20,000 values recursing: the stack would pass its limit of
+/// 2^24 values (128 MiB) near depth 840, long before 10,000 calls, and the
+/// program stops there with `Stack overflow.` rather than take gigabytes.
+#[test]
+fn huge_frames_overflow_the_value_stack_not_the_machine() {
+    let mut src = String::from("fun f(n) {\n");
+    for i in 0..20_000 {
+        src.push_str(&format!("  var x{i} = n;\n"));
+    }
+    src.push_str("  return f(n + 1);\n}\nf(0);\n");
+    let (code, out, err) = cli(&["run", "-"], src.as_bytes());
+    assert_eq!((code, out.as_str()), (70, ""));
+    assert_eq!(err, "Stack overflow.\n[line 20002]\n");
+}
+
 #[test]
 fn run_stats_report_the_collector() {
     let path = path_str(&fixtures().join("run/gc_trees.lox"));

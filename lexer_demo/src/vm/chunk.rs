@@ -376,7 +376,9 @@ impl Chunk {
     /// captured one at most the depth: the closure's own slot), every constant, global, upvalue and
     /// function index must exist, and every name operand must be an
     /// object. The VM relies on this to run without bounds checks: what
-    /// this proves, it does not test again.
+    /// this proves, it does not test again. It does not prove kinds (that
+    /// a name is a string, that `super` is a class): the VM's module
+    /// documentation lists the few the compiler guarantees instead.
     ///
     /// ```
     /// use lexer_demo::vm::chunk::{Chunk, Context, Op};

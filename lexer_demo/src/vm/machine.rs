@@ -11,6 +11,15 @@
 //! constant, global, upvalue and jump target it names exists, and every
 //! path ends in a return. A call makes room for the callee's `max_stack`
 //! before the callee runs, so no push inside it can pass the end.
+//!
+//! The verifier does not know the kinds of values; a few instructions
+//! rely on kinds the compiler guarantees instead: a name constant is an
+//! interned string, the value `GetSuper` and `GetSuperMethod` pop is a
+//! class (the `super` of a class body), `Method` and `Inherit` find a
+//! class below the top, and `CallMethod` finds a closure when the slot
+//! above the callee is not the `EMPTY` marker (`GetMethod` put one of the
+//! two there). Only the compiler makes chunks for the VM (`add_proto` is
+//! not public), so those hold.
 
 use super::chunk::{Context, Op};
 use super::compiler;
@@ -46,9 +55,11 @@ pub(super) struct Frame {
     ret: usize,
 }
 
-/// Values the stack may hold at most (1 GiB); a call that would need more
-/// is `Stack overflow.`.
-const MAX_STACK: usize = 1 << 27;
+/// Values the stack may hold at most (128 MiB: 10,000 frames of 1,600
+/// values); a call that would need more is `Stack overflow.`, so a
+/// program of huge frames recursing deep stops before it takes a
+/// gibibyte.
+const MAX_STACK: usize = 1 << 24;
 
 /// Values the stack holds at first.
 const FIRST_STACK: usize = 1 << 10;
