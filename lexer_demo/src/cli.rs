@@ -89,22 +89,13 @@ struct MemArgs {
     svg: Option<String>,
 }
 
-/// Where `run` puts runtime objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RunBackend {
-    /// A MorphContext: size-class pools, the header's mark bit (the default).
-    Morph,
-    /// One system allocation per object.
-    Heap,
-}
-
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The program; `-` reads standard input.
     file: String,
     /// Where runtime objects are allocated.
-    #[arg(long, value_enum, default_value_t = RunBackend::Morph)]
-    backend: RunBackend,
+    #[arg(long, value_enum, default_value_t = crate::vm::Backend::Morph)]
+    backend: crate::vm::Backend,
     /// Collect garbage before every allocation (slow; for testing the
     /// collector: the output must not change).
     #[arg(long)]
@@ -360,13 +351,10 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
 /// `run`: compile and run on the VM, the program's output buffered to
 /// `out`. Compile errors: 65; a runtime error: its two lines on stderr, 70.
 fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    use crate::vm::{Backend, Options, run_source};
+    use crate::vm::{Options, run_source};
     let options = Options {
         gc_stress: args.gc_stress,
-        backend: match args.backend {
-            RunBackend::Morph => Backend::Morph,
-            RunBackend::Heap => Backend::Heap,
-        },
+        backend: args.backend,
         ..Options::default()
     };
     let window = crate::counting::open();
