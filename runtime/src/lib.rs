@@ -72,6 +72,8 @@
 //!   the lock-free [`SharedPool`](pool::SharedPool) and
 //!   [`StaticPool`](pool::StaticPool) (inline, `const fn new`, usable as a
 //!   `static`).
+//! - [`observe`]: a hook told of every slab a pool takes or gives back, so a
+//!   host's own accounting (a counting global allocator) sees slab memory.
 //! - [`allocator_api2`] integration: `&MorphContext` and `&Arena` are
 //!   allocators ([`MorphVec`], `hashbrown::HashMap` in a context).
 //!
@@ -102,6 +104,7 @@ mod error;
 mod fallible;
 mod header;
 mod large;
+pub mod observe;
 mod os;
 pub mod pool;
 mod size_class;

@@ -42,6 +42,7 @@
 
 use crate::budget::Budget;
 use crate::error::{ConfigError, Error};
+use crate::observe::SlabEvent;
 use crate::os;
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -230,6 +231,10 @@ impl SlabCache {
             self.empty.set(unsafe { (*head).next });
             self.cached.set(self.cached.get() - 1);
             self.reused.set(self.reused.get() + 1);
+            crate::observe::notify(SlabEvent::Taken {
+                bytes: self.slab_size,
+                from_system: false,
+            });
             head
         } else {
             budget.reserve(self.slab_size)?;
@@ -240,6 +245,10 @@ impl SlabCache {
                 });
             };
             self.from_system.set(self.from_system.get() + 1);
+            crate::observe::notify(SlabEvent::Taken {
+                bytes: self.slab_size,
+                from_system: true,
+            });
             base.as_ptr().cast::<SlabHeader>()
         };
         self.in_use.set(self.in_use.get() + 1);
@@ -256,7 +265,12 @@ impl SlabCache {
     /// live, and it is on no list.
     unsafe fn give(&self, slab: *mut SlabHeader, budget: &Budget) {
         self.in_use.set(self.in_use.get() - 1);
-        if self.cached.get() < self.retain.get() {
+        let cache = self.cached.get() < self.retain.get();
+        crate::observe::notify(SlabEvent::Given {
+            bytes: self.slab_size,
+            to_system: !cache,
+        });
+        if cache {
             // SAFETY: the caller hands over a live slab no one else uses.
             unsafe {
                 (*slab).state = State::Empty;
@@ -823,6 +837,10 @@ impl ClassPool {
     pub(crate) fn release_all(&mut self, cache: &SlabCache, budget: &Budget) {
         self.drain(|s| {
             cache.in_use.set(cache.in_use.get() - 1);
+            crate::observe::notify(SlabEvent::Given {
+                bytes: cache.slab_size,
+                to_system: true,
+            });
             // SAFETY: as in `reset`; the slab goes straight to the system.
             unsafe { cache.release(s, budget) }
         });
