@@ -381,16 +381,20 @@ impl NodeKind {
     }
 }
 
-/// How many nodes of each kind a parse placed, and their bytes.
+/// How many nodes of each kind a parse placed, and their bytes; kept by
+/// [`Tally`](crate::backend::Tally), the counting wrapper around a backend.
 ///
 /// ```
 /// use lexer_demo::ast::NodeKind;
+/// use lexer_demo::backend::Tally;
 /// use lexer_demo::parser::parse;
 /// let ctx = morph_runtime::MorphContext::new();
-/// let out = parse("print 1 + 2;", &ctx, &ctx).unwrap();
-/// assert_eq!(out.nodes.count(NodeKind::Literal), 2);
-/// assert_eq!(out.nodes.count(NodeKind::Binary), 1);
-/// assert_eq!(out.nodes.total_nodes(), 4); // and the statement list
+/// let ast = Tally::new(&ctx);
+/// parse("print 1 + 2;", &ast, &ctx).unwrap();
+/// let nodes = ast.tally();
+/// assert_eq!(nodes.count(NodeKind::Literal), 2);
+/// assert_eq!(nodes.count(NodeKind::Binary), 1);
+/// assert_eq!(nodes.total_nodes(), 4); // and the statement list
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeTally {

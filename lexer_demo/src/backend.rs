@@ -9,11 +9,50 @@
 //!
 //! All three give byte-identical AST dumps.
 
-use crate::ast::NodeKind;
+use crate::ast::{NodeKind, NodeTally};
 use morph_runtime::{Error, MorphContext, TypeTag};
 use std::alloc::Layout;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
+
+/// Where AST nodes go: the one backend choice of the whole command line
+/// (`run` takes `morph` and `heap`, its objects' two homes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// A MorphContext: headers, size-class pools (the default).
+    Morph,
+    /// A MorphContext sending everything to its arena.
+    MorphArena,
+    /// A bumpalo arena.
+    Bumpalo,
+    /// One system allocation per node (per object, for `run`).
+    Heap,
+}
+
+impl BackendKind {
+    /// Every backend, in report order.
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Morph,
+        BackendKind::MorphArena,
+        BackendKind::Bumpalo,
+        BackendKind::Heap,
+    ];
+
+    /// Its name on the command line and in reports.
+    ///
+    /// ```
+    /// assert_eq!(lexer_demo::backend::BackendKind::MorphArena.name(), "morph-arena");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Morph => "morph",
+            BackendKind::MorphArena => "morph-arena",
+            BackendKind::Bumpalo => "bumpalo",
+            BackendKind::Heap => "heap",
+        }
+    }
+}
 
 /// An allocator for AST nodes. Nodes are `Copy` (they own nothing), so a
 /// backend never needs to run `Drop`.
@@ -179,5 +218,80 @@ impl Drop for HeapBackend {
             // backend (and so of the node) outlives it.
             unsafe { std::alloc::dealloc(p.as_ptr(), layout) };
         }
+    }
+}
+
+/// A backend that counts what it places, by node kind, and hands the work
+/// to another: the footprint report's node figures, the same for every
+/// backend, without the parser keeping any.
+///
+/// ```
+/// use lexer_demo::ast::NodeKind;
+/// use lexer_demo::backend::{Backend, Tally};
+/// let bump = bumpalo::Bump::new();
+/// let ast = Tally::new(&bump);
+/// ast.place(1.5f64, NodeKind::Literal).unwrap();
+/// ast.place_slice(&[1u32, 2, 3]).unwrap();
+/// let t = ast.tally();
+/// assert_eq!((t.count(NodeKind::Literal), t.bytes(NodeKind::List)), (1, 12));
+/// ```
+pub struct Tally<'b, B: Backend> {
+    inner: &'b B,
+    tally: Cell<NodeTally>,
+}
+
+impl<'b, B: Backend> Tally<'b, B> {
+    /// Counts what goes into `inner`.
+    ///
+    /// ```
+    /// let heap = lexer_demo::backend::HeapBackend::new();
+    /// let t = lexer_demo::backend::Tally::new(&heap);
+    /// assert_eq!(t.tally().total_nodes(), 0);
+    /// ```
+    pub fn new(inner: &'b B) -> Tally<'b, B> {
+        Tally {
+            inner,
+            tally: Cell::new(NodeTally::default()),
+        }
+    }
+
+    /// What was placed so far.
+    ///
+    /// ```
+    /// use lexer_demo::{ast::NodeKind, backend::{Backend, Tally}};
+    /// let ctx = morph_runtime::MorphContext::new();
+    /// let t = Tally::new(&ctx);
+    /// t.place(1u64, NodeKind::Literal).unwrap();
+    /// assert_eq!(t.tally().total_bytes(), 8);
+    /// ```
+    pub fn tally(&self) -> NodeTally {
+        self.tally.get()
+    }
+
+    fn add(&self, kind: NodeKind, bytes: usize) {
+        let mut t = self.tally.get();
+        t.add(kind, bytes);
+        self.tally.set(t);
+    }
+}
+
+impl<B: Backend> Backend for Tally<'_, B> {
+    #[inline]
+    fn place<T: Copy>(&self, value: T, kind: NodeKind) -> Result<&T, Error> {
+        let r = self.inner.place(value, kind)?;
+        self.add(kind, std::mem::size_of::<T>());
+        Ok(r)
+    }
+
+    fn place_slice<T: Copy>(&self, items: &[T]) -> Result<&[T], Error> {
+        let r = self.inner.place_slice(items)?;
+        if !items.is_empty() {
+            self.add(NodeKind::List, std::mem::size_of_val(items));
+        }
+        Ok(r)
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
     }
 }

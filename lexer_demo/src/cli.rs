@@ -3,20 +3,20 @@
 //! Exit codes follow the Lox reference (BSD `sysexits`): 0 success, 64 usage,
 //! 65 compile errors, 66 unreadable input, 70 runtime errors.
 
-use crate::backend::{Backend, HeapBackend};
+use crate::backend::BackendKind;
 use crate::diagnostics::{Diagnostic, render_pretty};
-use crate::frontend::compile;
-use crate::lexer::{MAX_SOURCE, TokenStream, check_source_len};
-use crate::mem::{MemBackend, compare_table, measure_with, render, svg_chart};
-use crate::parser::parse;
-use crate::printer::print_program;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::frontend::{front_end, read_source};
+use crate::lexer::TokenStream;
+use crate::mem::{self, ClassTable, Options as MemOptions, gate, project};
+use clap::{Args, Parser, Subcommand};
 use morph_runtime::MorphContext;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
+/// A regression gate failed (`mem --baseline`).
+pub const EXIT_REGRESSION: u8 = 1;
 /// Bad command line.
 pub const EXIT_USAGE: u8 = 64;
 /// The program has compile errors.
@@ -30,72 +30,102 @@ pub const EXIT_SOFTWARE: u8 = 70;
 #[command(
     name = "lexer_demo",
     version,
-    about = "A Lox front end on the morph memory runtime"
+    about = "A Lox front end and engine on the morph memory runtime"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-/// Where the parser puts AST nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendChoice {
-    /// A MorphContext: headers, size-class pools (the default).
-    Morph,
-    /// A bumpalo arena.
-    Bumpalo,
-    /// One system allocation per node.
-    Heap,
-}
-
 #[derive(Args, Debug)]
-struct FrontArgs {
+struct ParseArgs {
     /// The program; `-` reads standard input.
     file: String,
     /// Where AST nodes are allocated.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Morph)]
-    backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
+    backend: BackendKind,
     /// Show each diagnostic with its source line and a marker (in colour
     /// when stderr is a terminal and NO_COLOR is not set).
     #[arg(long)]
     pretty: bool,
-    /// After the work, print on stderr how many tokens were made, how many
-    /// were alive at most, and the AST's memory in the backend.
+    /// After the work, print on stderr how many tokens were made and how
+    /// many were alive at most.
     #[arg(long)]
     stats: bool,
 }
 
 #[derive(Args, Debug)]
+struct CheckArgs {
+    /// The program (`-` reads standard input), or several files and
+    /// directories: every `.lox` file under them is checked on a thread
+    /// pool.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Where AST nodes are allocated (one program).
+    #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
+    backend: BackendKind,
+    /// Show each diagnostic with its source line and a marker.
+    #[arg(long)]
+    pretty: bool,
+    /// After the work, print token figures (one program) or the files
+    /// checked and the time (a project) on stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Worker threads for a project (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
+}
+
+#[derive(Args, Debug)]
 struct MemArgs {
-    /// The program; `-` reads standard input.
-    file: String,
+    /// The program (`-` reads standard input), or several files and
+    /// directories: every `.lox` file under them is measured on a thread
+    /// pool, and a table sorted by peak is printed.
+    #[arg(required = true)]
+    paths: Vec<String>,
     /// Where AST nodes are allocated.
-    #[arg(long, value_enum, default_value_t = MemBackend::Morph)]
-    backend: MemBackend,
-    /// Use the finer size-class table (steps of 16 to 128, then 32).
-    #[arg(long)]
-    fine: bool,
-    /// Slab size of the morph backend in KiB (a power of two, 4 to 65536).
-    #[arg(long, value_name = "KIB", default_value_t = 64)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
+    backend: BackendKind,
+    /// The AST context's size classes.
+    #[arg(long, value_enum, default_value_t = ClassTable::Tight)]
+    classes: ClassTable,
+    /// Slab size of the AST context in KiB (a power of two, 4 to 65536).
+    #[arg(long, value_name = "KIB", default_value_t = 16)]
     slab_kib: usize,
-    /// Run every backend on the file and print one table side by side.
-    #[arg(long)]
+    /// Run every backend on the program and print one table side by side.
+    #[arg(long, conflicts_with = "baseline")]
     compare: bool,
-    /// Print the report as JSON.
+    /// Print the report as JSON (a project: an array of reports).
     #[arg(long)]
     json: bool,
-    /// Also write a bar chart of the heap peak (payload and overhead) to FILE.
+    /// Also write the timeline of live bytes, phases marked, as an SVG
+    /// chart to FILE (one program).
     #[arg(long, value_name = "FILE")]
     svg: Option<String>,
+    /// Compare against a report saved with --json; exit 1 when a count
+    /// grew, or bytes grew beyond the tolerance.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<String>,
+    /// How much bytes may grow against the baseline.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        default_value = "2%",
+        requires = "baseline"
+    )]
+    tolerance: String,
+    /// Worker threads for a project (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    jobs: Option<u16>,
 }
 
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The program; `-` reads standard input.
     file: String,
-    /// Where runtime objects are allocated.
-    #[arg(long, value_enum, default_value_t = crate::vm::Backend::Morph)]
-    backend: crate::vm::Backend,
+    /// Where runtime objects are allocated: `morph` or `heap`.
+    #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
+    backend: BackendKind,
     /// Collect garbage before every allocation (slow; for testing the
     /// collector: the output must not change).
     #[arg(long)]
@@ -116,13 +146,22 @@ enum Command {
         file: String,
     },
     /// Print the AST as S-expressions.
-    Parse(FrontArgs),
+    Parse(ParseArgs),
     /// Lex, parse and resolve; report diagnostics only.
-    Check(FrontArgs),
+    Check(CheckArgs),
     /// Check, then run the program.
     Run(RunArgs),
-    /// Report the memory a compile took, and where it went.
+    /// Report the memory a compile took, phase by phase, and where it went.
     Mem(MemArgs),
+    /// Print a generated program of at least LINES lines (the same for the
+    /// same seed): classes, closures, loops and arithmetic.
+    Generate {
+        /// Lines.
+        lines: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Runs the command line `args` (program name first) with the given
@@ -155,9 +194,16 @@ where
     };
     let file = match &cli.command {
         Command::Tokens { file } => file,
-        Command::Parse(a) | Command::Check(a) => &a.file,
+        Command::Parse(a) => &a.file,
         Command::Run(a) => &a.file,
-        Command::Mem(a) => &a.file,
+        Command::Check(a) if !is_project(&a.paths) => &a.paths[0],
+        Command::Mem(a) if !is_project(&a.paths) => &a.paths[0],
+        Command::Check(a) => return check_project(a, err),
+        Command::Mem(a) => return mem_project(a, out, err),
+        Command::Generate { lines, seed } => {
+            let _ = out.write_all(crate::generate::program(*lines, *seed).as_bytes());
+            return EXIT_OK;
+        }
     };
     let source = match read_source(file, stdin) {
         Ok(s) => s,
@@ -168,83 +214,47 @@ where
     };
     match &cli.command {
         Command::Tokens { .. } => tokens(&source, out, err),
-        Command::Parse(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, true, out, err)),
-        Command::Check(a) => with_backend(a.backend, |b| front_cmd(b, &source, a, false, out, err)),
-        Command::Mem(a) => mem_cmd(&source, a, out, err),
-        Command::Run(a) => run_cmd(&source, a, out, err),
+        Command::Parse(a) => front_cmd(
+            &source,
+            a.backend,
+            true,
+            a.stats,
+            (file, a.pretty),
+            out,
+            err,
+        ),
+        Command::Check(a) => front_cmd(
+            &source,
+            a.backend,
+            false,
+            a.stats,
+            (file, a.pretty),
+            out,
+            err,
+        ),
+        Command::Mem(a) => mem_cmd(&source, file, a, out, err),
+        Command::Run(a) => run_cmd(&source, a, err, out),
+        Command::Generate { .. } => EXIT_OK,
     }
 }
 
-/// Calls `f` with a fresh backend of the chosen kind.
-fn with_backend(choice: BackendChoice, f: impl FnOnce(&dyn DynFront) -> u8) -> u8 {
-    match choice {
-        BackendChoice::Morph => f(&MorphContext::new()),
-        BackendChoice::Bumpalo => f(&bumpalo::Bump::new()),
-        BackendChoice::Heap => f(&HeapBackend::new()),
-    }
+/// Several paths, or one directory: a project.
+fn is_project(paths: &[String]) -> bool {
+    paths.len() > 1 || (paths[0] != "-" && std::path::Path::new(&paths[0]).is_dir())
 }
 
-/// The front-end commands, for any backend (an object-safe wrapper around
-/// the generic functions).
-trait DynFront {
-    /// `parse` (`Some(dump)`, no resolver) or `check` (lex, parse, resolve;
-    /// `None`), with the diagnostics.
-    fn front(
-        &self,
-        source: &str,
-        tokens: &MorphContext,
-        dump: bool,
-    ) -> Result<(Option<String>, Vec<Diagnostic>), String>;
-    fn backend_name(&self) -> &'static str;
+fn shown(file: &str) -> &str {
+    if file == "-" { "<stdin>" } else { file }
 }
 
-impl<B: Backend> DynFront for B {
-    fn front(
-        &self,
-        source: &str,
-        tokens: &MorphContext,
-        dump: bool,
-    ) -> Result<(Option<String>, Vec<Diagnostic>), String> {
-        if dump {
-            let out = parse(source, self, tokens).map_err(|e| e.to_string())?;
-            Ok((Some(print_program(&out.program)), out.diagnostics))
-        } else {
-            let c = compile(source, self, tokens).map_err(|e| e.to_string())?;
-            Ok((None, c.diagnostics))
-        }
-    }
-
-    fn backend_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
-/// `--stats`: tokens made and alive at most (from the token context).
-fn token_stats(backend: &dyn DynFront, tokens: &MorphContext, err: &mut dyn Write) {
-    let s = tokens.stats();
-    let made: u64 = s.classes.iter().map(|c| c.stats.allocations).sum();
-    let peak: usize = s.classes.iter().map(|c| c.stats.peak_carved).sum();
-    let _ = writeln!(
-        err,
-        "tokens: {made} made, at most {peak} alive at once, {} live now; AST backend: {}",
-        s.live_objects,
-        backend.backend_name()
-    );
-}
-
-fn report(diagnostics: &[Diagnostic], source: &str, args: &FrontArgs, err: &mut dyn Write) {
+fn report(diagnostics: &[Diagnostic], source: &str, file: &str, pretty: bool, err: &mut dyn Write) {
     use std::io::IsTerminal;
     // Colour only for a person at a terminal, and never under NO_COLOR.
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stderr().is_terminal();
-    let name = if args.file == "-" {
-        "<stdin>"
-    } else {
-        &args.file
-    };
     for d in diagnostics {
-        let _ = if args.pretty {
-            err.write_all(render_pretty(d, source, name, color).as_bytes())
+        let _ = if pretty {
+            err.write_all(render_pretty(d, source, shown(file), color).as_bytes())
         } else {
             writeln!(err, "{d}")
         };
@@ -255,28 +265,35 @@ fn report(diagnostics: &[Diagnostic], source: &str, args: &FrontArgs, err: &mut 
 /// resolve, nothing on stdout. With compile errors: the diagnostics on
 /// stderr, nothing on stdout, and 65.
 fn front_cmd(
-    backend: &dyn DynFront,
     source: &str,
-    args: &FrontArgs,
+    backend: BackendKind,
     dump: bool,
+    stats: bool,
+    (file, pretty): (&str, bool),
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let tokens = crate::frontend::token_context();
-    let result = backend.front(source, &tokens, dump);
-    if args.stats {
-        token_stats(backend, &tokens, err);
-    }
-    match result {
-        Ok((text, diagnostics)) if diagnostics.is_empty() => {
-            if let Some(text) = text {
-                let _ = out.write_all(text.as_bytes());
+    match front_end(backend, source, dump) {
+        Ok(r) => {
+            if stats {
+                let _ = writeln!(
+                    err,
+                    "tokens: {} made, at most {} alive at once, {} live now; AST backend: {}",
+                    r.tokens_made,
+                    r.peak_live_tokens,
+                    r.live_tokens,
+                    backend.name()
+                );
             }
-            EXIT_OK
-        }
-        Ok((_, diagnostics)) => {
-            report(&diagnostics, source, args, err);
-            EXIT_DATAERR
+            if r.diagnostics.is_empty() {
+                if let Some(text) = r.dump {
+                    let _ = out.write_all(text.as_bytes());
+                }
+                EXIT_OK
+            } else {
+                report(&r.diagnostics, source, file, pretty, err);
+                EXIT_DATAERR
+            }
         }
         // A source too large to lex: input it cannot read, as in
         // `read_source` (which refuses it first).
@@ -287,53 +304,118 @@ fn front_cmd(
     }
 }
 
-/// `mem`: the compile-footprint report (0, or 65 with the diagnostics when
-/// the program has compile errors: the report is printed either way).
-fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let backends: Vec<MemBackend> = if args.compare {
-        MemBackend::ALL.to_vec()
+fn mem_options(args: &MemArgs, backend: BackendKind, timeline: bool) -> MemOptions {
+    MemOptions {
+        backend,
+        classes: args.classes,
+        slab_size: args.slab_kib.saturating_mul(1024),
+        timeline,
+    }
+}
+
+/// `mem --baseline`: the gate's changes on stdout; 1 when it fails.
+fn gate_cmd(
+    reports: &[mem::Report],
+    args: &MemArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let Some(path) = &args.baseline else {
+        return EXIT_OK;
+    };
+    let tolerance = match gate::parse_tolerance(&args.tolerance) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: --tolerance: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let base = match std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read '{path}': {e}"))
+        .and_then(|t| {
+            serde_json::from_str::<serde_json::Value>(&t)
+                .map_err(|e| format!("'{path}' is not a report saved with --json: {e}"))
+        }) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            return EXIT_NOINPUT;
+        }
+    };
+    let now = match reports {
+        [one] => serde_json::to_value(one),
+        many => serde_json::to_value(many),
+    };
+    let verdict = now
+        .map_err(|e| e.to_string())
+        .and_then(|now| gate::compare(&base, &now, tolerance));
+    match verdict {
+        Ok(g) => {
+            let _ = out.write_all(g.render().as_bytes());
+            if g.failed() == 0 {
+                EXIT_OK
+            } else {
+                EXIT_REGRESSION
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            EXIT_DATAERR
+        }
+    }
+}
+
+/// `mem FILE`: the compile-footprint report (0, or 65 with the diagnostics
+/// when the program has compile errors: the report is printed either way).
+fn mem_cmd(
+    source: &str,
+    file: &str,
+    args: &MemArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let backends: Vec<BackendKind> = if args.compare {
+        BackendKind::ALL.to_vec()
     } else {
         vec![args.backend]
     };
     let mut reports = Vec::new();
     let mut diagnostics = Vec::new();
     for b in backends {
-        match measure_with(source, b, args.fine, args.slab_kib.saturating_mul(1024)) {
+        match mem::measure(
+            source,
+            shown(file),
+            mem_options(args, b, args.svg.is_some()),
+        ) {
             Ok((r, d)) => {
                 reports.push(r);
                 diagnostics = d;
             }
             Err(e) => {
                 let _ = writeln!(err, "lexer_demo: {e}");
-                return EXIT_DATAERR;
+                return EXIT_USAGE;
             }
         }
     }
-    let name = if args.file == "-" {
-        "<stdin>"
-    } else {
-        &args.file
-    };
+    if args.baseline.is_some() {
+        return gate_cmd(&reports, args, out, err);
+    }
     let text = if args.json {
-        let value = if args.compare {
-            serde_json::to_string_pretty(&reports)
-        } else {
-            serde_json::to_string_pretty(&reports[0])
-        };
-        value.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
+        mem::to_json(&reports)
     } else if args.compare {
         format!(
-            "compile footprint of {name}, {} size classes, {} KiB slabs\n{}",
+            "compile footprint of {}, {} size classes, {} KiB slabs\n{}",
+            shown(file),
             reports[0].size_classes,
             reports[0].slab_size / 1024,
-            compare_table(&reports)
+            mem::text::compare_table(&reports)
         )
     } else {
-        render(&reports[0], name)
+        mem::text::render(&reports[0])
     };
     let _ = out.write_all(text.as_bytes());
     if let Some(path) = &args.svg {
-        if let Err(e) = std::fs::write(path, svg_chart(&reports, name)) {
+        if let Err(e) = std::fs::write(path, mem::svg::timeline_chart(&reports, shown(file))) {
             let _ = writeln!(err, "lexer_demo: cannot write '{path}': {e}");
             return EXIT_NOINPUT;
         }
@@ -348,13 +430,147 @@ fn mem_cmd(source: &str, args: &MemArgs, out: &mut dyn Write, err: &mut dyn Writ
     }
 }
 
+fn jobs(j: Option<u16>) -> usize {
+    j.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    )
+}
+
+/// `mem DIR|FILE...`: every file on a thread pool; the table (or JSON, or
+/// the gate). 65 when a file has compile errors, 66 when one cannot be read.
+fn mem_project(args: &MemArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    if args.compare || args.svg.is_some() || args.paths.iter().any(|p| p == "-") {
+        let _ = writeln!(
+            err,
+            "lexer_demo: --compare, --svg and standard input take one program, not a project"
+        );
+        return EXIT_USAGE;
+    }
+    let run = project::collect(&args.paths).and_then(|files| {
+        project::measure_all(
+            &files,
+            mem_options(args, args.backend, false),
+            jobs(args.jobs),
+        )
+    });
+    let run = match run {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            return EXIT_NOINPUT;
+        }
+    };
+    let reports = run.reports();
+    if args.baseline.is_some() {
+        return gate_cmd(&reports, args, out, err);
+    }
+    let text = if args.json {
+        mem::to_json(&reports)
+    } else {
+        run.render()
+    };
+    let _ = out.write_all(text.as_bytes());
+    project_verdict(
+        run.files.iter().map(|f| match &f.outcome {
+            Ok((_, d)) => (f.file.as_str(), Ok(d.as_slice())),
+            Err(e) => (f.file.as_str(), Err(e.as_str())),
+        }),
+        err,
+    )
+}
+
+/// Each file's diagnostics on stderr, prefixed by its name; 66 when one
+/// could not be read, else 65 when one has compile errors, else 0.
+fn project_verdict<'a>(
+    files: impl Iterator<Item = (&'a str, Result<&'a [Diagnostic], &'a str>)>,
+    err: &mut dyn Write,
+) -> u8 {
+    let (mut unreadable, mut failing) = (false, false);
+    for (file, outcome) in files {
+        match outcome {
+            Ok(d) => {
+                failing |= !d.is_empty();
+                for d in d {
+                    let _ = writeln!(err, "{file}: {d}");
+                }
+            }
+            Err(e) => {
+                unreadable = true;
+                let _ = writeln!(err, "lexer_demo: {e}");
+            }
+        }
+    }
+    if unreadable {
+        EXIT_NOINPUT
+    } else if failing {
+        EXIT_DATAERR
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `check DIR|FILE...`: every file on a thread pool, diagnostics prefixed
+/// by the file's name.
+fn check_project(args: &CheckArgs, err: &mut dyn Write) -> u8 {
+    if args.paths.iter().any(|p| p == "-") {
+        let _ = writeln!(
+            err,
+            "lexer_demo: standard input takes one program, not a project"
+        );
+        return EXIT_USAGE;
+    }
+    let results =
+        project::collect(&args.paths).and_then(|f| project::check_all(&f, jobs(args.jobs)));
+    let (results, wall) = match results {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "lexer_demo: {e}");
+            return EXIT_NOINPUT;
+        }
+    };
+    let code = project_verdict(
+        results.iter().map(|(f, o)| match o {
+            Ok(d) => (f.as_str(), Ok(d.as_slice())),
+            Err(e) => (f.as_str(), Err(e.as_str())),
+        }),
+        err,
+    );
+    if args.stats {
+        let failing = results
+            .iter()
+            .filter(|(_, o)| o.as_ref().is_ok_and(|d| !d.is_empty()))
+            .count();
+        let _ = writeln!(
+            err,
+            "checked {} files in {:.2} ms on {} workers, {failing} with errors",
+            results.len(),
+            wall.as_secs_f64() * 1000.0,
+            jobs(args.jobs)
+        );
+    }
+    code
+}
+
 /// `run`: compile and run on the VM, the program's output buffered to
 /// `out`. Compile errors: 65; a runtime error: its two lines on stderr, 70.
-fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    use crate::vm::{Options, run_source};
+fn run_cmd(source: &str, args: &RunArgs, err: &mut dyn Write, out: &mut dyn Write) -> u8 {
+    use crate::vm::{Backend, Options, run_source};
+    let backend = match args.backend {
+        BackendKind::Morph => Backend::Morph,
+        BackendKind::Heap => Backend::Heap,
+        other => {
+            let _ = writeln!(
+                err,
+                "lexer_demo: run keeps objects in morph or heap, not {}",
+                other.name()
+            );
+            return EXIT_USAGE;
+        }
+    };
     let options = Options {
         gc_stress: args.gc_stress,
-        backend: args.backend,
+        backend,
         ..Options::default()
     };
     let window = crate::counting::open();
@@ -383,45 +599,6 @@ fn run_cmd(source: &str, args: &RunArgs, out: &mut dyn Write, err: &mut dyn Writ
     } else {
         EXIT_OK
     }
-}
-
-/// Reads the program: a file, or standard input for `-`. The error is one
-/// line naming the input and the reason. A program longer than
-/// [`MAX_SOURCE`] bytes (spans are 32-bit offsets) is refused here, as input
-/// the front end cannot read: a file by its size, before reading it;
-/// standard input once one byte more than the limit has come.
-fn read_source(file: &str, stdin: &mut dyn Read) -> Result<String, String> {
-    let (bytes, shown) = if file == "-" {
-        let mut bytes = Vec::new();
-        stdin
-            .take(MAX_SOURCE as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        (bytes, "standard input".to_string())
-    } else {
-        let cannot = |e: std::io::Error| format!("cannot read '{file}': {e}");
-        let len = std::fs::metadata(file).map_err(cannot)?.len();
-        let fits = usize::try_from(len).is_ok_and(|len| check_source_len(len).is_ok());
-        if !fits {
-            return Err(too_large(&format!("'{file}'")));
-        }
-        let bytes = std::fs::read(file).map_err(cannot)?;
-        (bytes, format!("'{file}'"))
-    };
-    // Standard input, or a file that grew since its size was read.
-    if check_source_len(bytes.len()).is_err() {
-        return Err(too_large(&shown));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{shown} is not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
-}
-
-fn too_large(shown: &str) -> String {
-    format!("{shown} is too large (the limit is {MAX_SOURCE} bytes)")
 }
 
 /// `tokens`: one token a line, `KIND LEXEME LINE`, with newlines, tabs, carriage
@@ -484,6 +661,7 @@ fn escape(lexeme: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lexer::MAX_SOURCE;
 
     fn run_with(args: &[&str], input: &[u8]) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 static ALLOC: lexer_demo::counting::CountingAlloc = lexer_demo::counting::CountingAlloc;
 
 fn main() -> ExitCode {
+    lexer_demo::counting::observe_slabs();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let code = lexer_demo::cli::run(

@@ -20,9 +20,7 @@
 //! as they are long, and every later pass over the tree recurses. So the
 //! height of every tree the parser returns is bounded too.
 
-use crate::ast::{
-    Class, Expr, Function, Ident, Literal, NodeKind, NodeTally, Op, Program, Stmt, UseId,
-};
+use crate::ast::{Class, Expr, Function, Ident, Literal, NodeKind, Op, Program, Stmt, UseId};
 use crate::backend::Backend;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::lexer::{SourceTooLarge, TokenStream, check_source_len};
@@ -44,8 +42,6 @@ pub struct ParseOutput<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Tokens allocated.
     pub tokens_made: u64,
-    /// AST nodes placed, by kind.
-    pub nodes: NodeTally,
 }
 
 /// Parses `source`, placing AST nodes in `backend` and tokens in
@@ -85,7 +81,6 @@ pub fn parse<'a, B: Backend>(
         depth: 0,
         aborted: false,
         uses: 0,
-        nodes: NodeTally::default(),
         scratch: Scratch::default(),
     };
     match first {
@@ -106,7 +101,6 @@ pub fn parse<'a, B: Backend>(
         },
         diagnostics,
         tokens_made: parser.tokens.tokens_made(),
-        nodes: parser.nodes,
     })
 }
 
@@ -131,7 +125,6 @@ struct Parser<'a, 'ctx, B: Backend> {
     /// reported and parsing stops.
     aborted: bool,
     uses: UseId,
-    nodes: NodeTally,
     scratch: Scratch<'a>,
 }
 
@@ -260,10 +253,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
 
     fn place<T: Copy>(&mut self, value: T, kind: NodeKind) -> PResult<&'a T> {
         match self.backend.place(value, kind) {
-            Ok(r) => {
-                self.nodes.add(kind, std::mem::size_of::<T>());
-                Ok(r)
-            }
+            Ok(r) => Ok(r),
             Err(e) => {
                 self.out_of_memory(e);
                 Err(ParseError)
@@ -273,12 +263,7 @@ impl<'a, B: Backend> Parser<'a, '_, B> {
 
     fn place_slice<T: Copy>(&mut self, items: &[T]) -> PResult<&'a [T]> {
         match self.backend.place_slice(items) {
-            Ok(r) => {
-                if !items.is_empty() {
-                    self.nodes.add(NodeKind::List, std::mem::size_of_val(items));
-                }
-                Ok(r)
-            }
+            Ok(r) => Ok(r),
             Err(e) => {
                 self.out_of_memory(e);
                 Err(ParseError)

@@ -224,6 +224,13 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// Frees the spare capacity of the code, constants and line table.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.code.shrink_to_fit();
+        self.constants.shrink_to_fit();
+        self.lines.shrink_to_fit();
+    }
+
     /// Appends an opcode from source line `line`; line 0 means none of its
     /// own (an instruction that cannot fail), which keeps the line of the
     /// one before.

@@ -96,7 +96,11 @@ impl<'a> FnState<'a> {
         }
     }
 
-    fn into_proto(self) -> Proto {
+    fn into_proto(mut self) -> Proto {
+        // The code is final: give back what the vectors grew beyond it (up
+        // to half of each), which the program would otherwise hold for its
+        // whole run.
+        self.chunk.shrink_to_fit();
         Proto {
             name: self.name,
             arity: self.arity,

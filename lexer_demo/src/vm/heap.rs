@@ -420,6 +420,19 @@ impl<'c> MorphHeap<'c> {
     pub fn context(&self) -> &MorphContext {
         self.ctx
     }
+
+    /// The context, to walk it (`for_each_object` takes `&mut`).
+    ///
+    /// ```
+    /// let mut ctx = lexer_demo::vm::runtime_context();
+    /// let mut heap = lexer_demo::vm::MorphHeap::new(&mut ctx);
+    /// let mut n = 0;
+    /// heap.context_mut().for_each_object(|_, _| n += 1);
+    /// assert_eq!(n, 0);
+    /// ```
+    pub fn context_mut(&mut self) -> &mut MorphContext {
+        self.ctx
+    }
 }
 
 impl ObjHeap for MorphHeap<'_> {

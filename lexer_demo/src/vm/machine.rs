@@ -173,37 +173,51 @@ pub(crate) fn interpret_with<'o, H: ObjHeap>(
             (GcStats::default(), heap.system_objects()),
         );
     };
-    let mut vm = Vm {
-        heap,
-        stack,
-        stack_cap,
-        sp: stack,
-        frames: Vec::new(),
-        open: ptr::null_mut(),
-        globals: Vec::new(),
-        global_names: Vec::new(),
-        global_slots: std::collections::HashMap::new(),
-        strings: HashTable::new(),
-        protos: Vec::new(),
-        init: ptr::null(),
-        out,
-        text: String::new(),
-        concat: String::new(),
-        gray: Vec::new(),
-        stats: GcStats::default(),
-        live_objects: 0,
-        since_gc: 0,
-        threshold: MIN_THRESHOLD,
-        gc_stress: options.gc_stress,
-        max_string_len: options.max_string_len,
-        steps_left: options.max_steps.unwrap_or(u64::MAX),
-    };
+    let mut vm = Vm::build(heap, stack, stack_cap, options, out);
     let r = match vm.prepare() {
         Ok(()) => load(&mut vm).and_then(|script| vm.start(script).map_err(Stop::Error)),
         Err(e) => Err(Stop::Error(e)),
     };
     let _ = vm.out.flush();
     (r, vm.finish())
+}
+
+/// What compiling a program made, for the footprint report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Compiled {
+    /// Functions, the top level included.
+    pub(crate) functions: usize,
+    /// Bytes of bytecode.
+    pub(crate) code_bytes: usize,
+    /// Constants of every function.
+    pub(crate) constants: usize,
+}
+
+/// Compiles a program into a VM on `heap` without running it; `inspect`
+/// sees the VM while its functions and strings are alive; then everything
+/// is freed.
+pub(crate) fn compile_only<H: ObjHeap, R>(
+    heap: H,
+    load: impl FnOnce(&mut Vm<'_, H>) -> Result<usize, RuntimeError>,
+    inspect: impl FnOnce(&mut H) -> R,
+) -> Result<(Compiled, R), RuntimeError> {
+    let oom = || RuntimeError {
+        message: "Out of memory.".into(),
+        line: 0,
+    };
+    let (stack, stack_cap) = new_stack(FIRST_STACK).ok_or_else(oom)?;
+    let mut sink = std::io::sink();
+    let mut vm = Vm::build(heap, stack, stack_cap, &Options::default(), &mut sink);
+    let r = vm.prepare().and_then(|()| load(&mut vm)).map(|_| {
+        let compiled = Compiled {
+            functions: vm.protos.len(),
+            code_bytes: vm.protos.iter().map(|p| p.chunk.code.len()).sum(),
+            constants: vm.protos.iter().map(|p| p.chunk.constants.len()).sum(),
+        };
+        (compiled, inspect(&mut vm.heap))
+    });
+    let _ = vm.finish();
+    r
 }
 
 impl<H: ObjHeap> Drop for Vm<'_, H> {
@@ -215,6 +229,41 @@ impl<H: ObjHeap> Drop for Vm<'_, H> {
 }
 
 impl<'o, H: ObjHeap> Vm<'o, H> {
+    /// A VM on `heap` with a stack of `stack_cap` values at `stack`.
+    fn build(
+        heap: H,
+        stack: *mut Value,
+        stack_cap: usize,
+        options: &Options,
+        out: &'o mut dyn Write,
+    ) -> Vm<'o, H> {
+        Vm {
+            heap,
+            stack,
+            stack_cap,
+            sp: stack,
+            frames: Vec::new(),
+            open: ptr::null_mut(),
+            globals: Vec::new(),
+            global_names: Vec::new(),
+            global_slots: std::collections::HashMap::new(),
+            strings: HashTable::new(),
+            protos: Vec::new(),
+            init: ptr::null(),
+            out,
+            text: String::new(),
+            concat: String::new(),
+            gray: Vec::new(),
+            stats: GcStats::default(),
+            live_objects: 0,
+            since_gc: 0,
+            threshold: MIN_THRESHOLD,
+            gc_stress: options.gc_stress,
+            max_string_len: options.max_string_len,
+            steps_left: options.max_steps.unwrap_or(u64::MAX),
+        }
+    }
+
     /// Makes what every program has: the `init` name and `clock`.
     fn prepare(&mut self) -> Step {
         let oom = || RuntimeError {

@@ -480,6 +480,56 @@ fn load_source<H: ObjHeap>(
     }
 }
 
+/// What compiling a program to bytecode made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Bytecode {
+    /// Functions, the top level included.
+    pub functions: usize,
+    /// Bytes of instructions.
+    pub code_bytes: usize,
+    /// Constants of every function.
+    pub constants: usize,
+}
+
+/// Compiles a resolved program to bytecode, its functions and strings in
+/// `ctx`, without running it: the compile phase of the footprint report.
+/// `inspect` sees the context while everything compiled is alive; then it
+/// is all freed.
+///
+/// ```
+/// use lexer_demo::{frontend::compile, vm::{compile_to_bytecode, runtime_context}};
+/// let ast = morph_runtime::MorphContext::new();
+/// let src = "fun f(x) { return x + 1; } print f(2);";
+/// let c = compile(src, &ast, &ast).unwrap();
+/// let mut ctx = runtime_context();
+/// let (made, live) = compile_to_bytecode(&mut ctx, &c.program, c.resolution.as_ref().unwrap(), src,
+///     |ctx| ctx.stats().live_objects).unwrap();
+/// assert_eq!(made.functions, 2);
+/// assert!(live > 0);
+/// assert_eq!(ctx.stats().live_objects, 0);
+/// ```
+pub fn compile_to_bytecode<R>(
+    ctx: &mut MorphContext,
+    program: &Program<'_>,
+    res: &Resolution,
+    source: &str,
+    inspect: impl FnOnce(&mut MorphContext) -> R,
+) -> Result<(Bytecode, R), RuntimeError> {
+    let (c, r) = machine::compile_only(
+        MorphHeap::new(ctx),
+        |vm| compiler::compile(vm, program, res, source),
+        |heap| inspect(heap.context_mut()),
+    )?;
+    Ok((
+        Bytecode {
+            functions: c.functions,
+            code_bytes: c.code_bytes,
+            constants: c.constants,
+        },
+        r,
+    ))
+}
+
 /// The context `run` puts objects in: the runtime's `runtime` preset. Its
 /// tight size-class table (steps of 8) fits a runtime's objects, which come
 /// in many sizes, all 8-aligned (an instance is 24 bytes with its header,
