@@ -47,7 +47,10 @@ struct Counts {
 /// A bounded timeline of `heap + slabs`: one point per `stride` changes,
 /// holding the most bytes seen in its stride, so that no peak is lost.
 struct Timeline {
+    /// Recording now.
     on: bool,
+    /// Started and not stopped (recording unless paused).
+    active: bool,
     start: Option<Instant>,
     /// Changes seen in the current stride, and their most bytes.
     seen: u32,
@@ -71,6 +74,7 @@ thread_local! {
     static TIMELINE: RefCell<Timeline> = const {
         RefCell::new(Timeline {
             on: false,
+            active: false,
             start: None,
             seen: 0,
             high: 0,
@@ -119,7 +123,14 @@ impl Timeline {
     fn record(&mut self, bytes: isize) {
         self.high = self.high.max(bytes);
         self.seen += 1;
-        if self.seen < self.stride {
+        if self.seen >= self.stride {
+            self.close();
+        }
+    }
+
+    /// Ends the current stretch with a point (when anything happened in it).
+    fn close(&mut self) {
+        if self.seen == 0 {
             return;
         }
         if self.len == TIMELINE_POINTS {
@@ -352,6 +363,8 @@ impl Window {
 
     /// Raises the baseline by what `f` leaves allocated: measurements taken
     /// between phases (statistics, heap walks) must not count as the work.
+    /// Neither does what `f` holds while it runs: the peak so far is kept,
+    /// and what `f` reaches is not added to it.
     ///
     /// ```
     /// let mut w = lexer_demo::counting::open();
@@ -359,30 +372,31 @@ impl Window {
     /// assert_eq!((kept.len(), w.now().heap), (64, 0));
     /// ```
     pub fn exclude<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let before = COUNTS.try_with(|c| {
+        let state = |c: &Counts| {
             (
                 c.heap.get(),
                 c.slabs.get(),
                 c.calls.get(),
                 c.allocated.get(),
             )
-        });
+        };
+        let before = COUNTS.try_with(|c| (state(c), c.peak.get()));
         let r = f();
-        let after = COUNTS.try_with(|c| {
-            (
-                c.heap.get(),
-                c.slabs.get(),
-                c.calls.get(),
-                c.allocated.get(),
-            )
-        });
-        if let (Ok(b), Ok(a)) = (before, after) {
-            self.heap = self.heap.wrapping_add(a.0.wrapping_sub(b.0));
-            self.slabs = self.slabs.wrapping_add(a.1.wrapping_sub(b.1));
+        let after = COUNTS.try_with(state);
+        if let (Ok((b, peak)), Ok(a)) = (before, after) {
+            let (dh, ds) = (a.0.wrapping_sub(b.0), a.1.wrapping_sub(b.1));
+            self.heap = self.heap.wrapping_add(dh);
+            self.slabs = self.slabs.wrapping_add(ds);
             self.calls = self.calls.wrapping_add(a.2.wrapping_sub(b.2));
             self.allocated = self.allocated.wrapping_add(a.3.wrapping_sub(b.3));
+            // The peak before `f`, moved with the baseline, or what is live
+            // now if more.
+            let kept = peak.wrapping_add(dh).wrapping_add(ds);
+            let _ = COUNTS.try_with(|c| {
+                c.peak
+                    .set(kept.max(c.heap.get().wrapping_add(c.slabs.get())));
+            });
         }
-        self.restart_peak();
         r
     }
 
@@ -424,6 +438,7 @@ pub fn start_timeline() {
     let _ = TIMELINE.try_with(|t| {
         let mut t = t.borrow_mut();
         t.on = true;
+        t.active = true;
         t.start = Some(Instant::now());
         t.seen = 0;
         t.high = isize::MIN;
@@ -441,11 +456,48 @@ pub fn start_timeline() {
 pub fn timeline_clock() -> u64 {
     TIMELINE
         .try_with(|t| {
-            t.borrow().start.filter(|_| t.borrow().on).map_or(0, |s| {
-                u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX)
-            })
+            t.borrow()
+                .start
+                .filter(|_| t.borrow().active)
+                .map_or(0, |s| {
+                    u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX)
+                })
         })
         .unwrap_or(0)
+}
+
+/// Ends the timeline's current stretch with a point now and pauses it, so
+/// that a phase boundary drawn at [`timeline_clock`] has every byte of the
+/// phase before it, and what runs between phases (measuring) is not
+/// drawn. Does nothing when the timeline is not running.
+///
+/// ```
+/// lexer_demo::counting::timeline_pause();
+/// lexer_demo::counting::timeline_resume();
+/// ```
+pub fn timeline_pause() {
+    let _ = TIMELINE.try_with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            if t.on {
+                t.close();
+                t.on = false;
+            }
+        }
+    });
+}
+
+/// Resumes a paused timeline (nothing if it was stopped or never started).
+///
+/// ```
+/// lexer_demo::counting::timeline_resume();
+/// assert_eq!(lexer_demo::counting::timeline_clock(), 0);
+/// ```
+pub fn timeline_resume() {
+    let _ = TIMELINE.try_with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            t.on = t.active;
+        }
+    });
 }
 
 /// Stops the timeline and returns its points: (nanoseconds since the start,
@@ -462,6 +514,7 @@ pub fn stop_timeline() -> Vec<(u64, isize)> {
         .try_with(|t| {
             let mut t = t.borrow_mut();
             t.on = false;
+            t.active = false;
             t.points[..t.len].to_vec()
         })
         .unwrap_or_default()

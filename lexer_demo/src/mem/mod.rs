@@ -565,6 +565,7 @@ impl Meter {
             None,
         );
 
+        counting::timeline_resume();
         let parsed = parse(source, &ast, tokens).map_err(|e| e.to_string())?;
         self.report.tokens = parsed.tokens_made;
         self.end(
@@ -579,6 +580,7 @@ impl Meter {
             return Ok(parsed.diagnostics);
         }
 
+        counting::timeline_resume();
         let (res, errors): (Resolution, _) = resolve(&parsed.program, source);
         self.end(
             "resolve",
@@ -593,7 +595,9 @@ impl Meter {
         }
 
         let program: Program<'_> = parsed.program;
+        counting::timeline_resume();
         let compiled = compile_to_bytecode(engine, &program, &res, source, |engine| {
+            counting::timeline_pause();
             let mut kinds = BTreeMap::new();
             self.window.exclude(|| {
                 engine.for_each_object(|_, header| {
@@ -657,6 +661,7 @@ impl Meter {
         self.ctx_at = at;
         self.heap_at = (self.window.allocations(), self.window.allocated_bytes());
         self.nodes_at = ast.tally();
+        self.window.restart_peak();
         self.phase_started = Instant::now();
     }
 
@@ -674,6 +679,7 @@ impl Meter {
         let peak = self.window.peak_bytes();
         let now = self.window.now();
         let heap = (self.window.allocations(), self.window.allocated_bytes());
+        counting::timeline_pause();
         let clock = counting::timeline_clock();
         let mut stats: [Option<ContextStats>; 3] = [None, None, None];
         let nodes = ast.tally();
@@ -768,6 +774,7 @@ impl Meter {
         self.ctx_at = at;
         self.heap_at = (self.window.allocations(), self.window.allocated_bytes());
         self.nodes_at = nodes;
+        self.window.restart_peak();
         self.phase_started = Instant::now();
     }
 

@@ -65,12 +65,7 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
     let timelines: Vec<_> = series.iter().filter_map(|r| r.timeline.as_ref()).collect();
     let max_t = timelines
         .iter()
-        .flat_map(|t| {
-            t.points
-                .iter()
-                .map(|p| p.0)
-                .chain(t.phase_ends.iter().map(|e| e.1))
-        })
+        .flat_map(|t| t.phase_ends.iter().map(|e| e.1))
         .fold(0.0f64, f64::max)
         .max(1e-3);
     let max_b = series
@@ -176,15 +171,21 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
     // One line per series, its peak marked, and a legend.
     for (i, (r, tl)) in series.iter().zip(&timelines).enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
+        // Each point is the most bytes of the stretch since the one
+        // before: drawn as a step, so that no peak is shaved off. Points
+        // after the last phase (the teardown) are left out.
+        let end = tl.phase_ends.last().map_or(f64::INFINITY, |e| e.1);
         let mut path = format!("M{:.1},{:.1}", x(0.0), y(0.0));
-        for &(t, b) in &tl.points {
-            let _ = write!(path, " L{:.1},{:.1}", x(t), y(b as f64));
+        for &(t, b) in tl.points.iter().filter(|p| p.0 <= end) {
+            let _ = write!(path, " V{:.1} H{:.1}", y(b as f64), x(t));
         }
         let _ = writeln!(
             s,
             r#"<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>"#
         );
-        if let Some(&(t, b)) = tl.points.iter().max_by_key(|p| p.1) {
+        let end = tl.phase_ends.last().map_or(f64::INFINITY, |e| e.1);
+        let shown = tl.points.iter().filter(|p| p.0 <= end);
+        if let Some(&(t, b)) = shown.max_by_key(|p| p.1) {
             let (px, py) = (x(t), y(b as f64));
             let anchor = if px > LEFT + plot_w * 0.8 {
                 "end"
@@ -192,15 +193,24 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
                 "start"
             };
             let dx = if anchor == "end" { -8.0 } else { 8.0 };
-            let _ = writeln!(
+            let _ = write!(
                 s,
-                r#"<circle cx="{px:.1}" cy="{py:.1}" r="4" fill="{colour}"/><text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{colour}">peak {}</text>"#,
-                px + dx,
-                py - 6.0,
-                bytes(b as f64, b_top)
+                r#"<circle cx="{px:.1}" cy="{py:.1}" r="4" fill="{colour}"/>"#
             );
+            // One line: the peak named by the dot; several: by the legend
+            // (labels beside close dots would overlap).
+            if series.len() == 1 {
+                let _ = write!(
+                    s,
+                    r#"<text x="{:.1}" y="{:.1}" text-anchor="{anchor}" fill="{colour}">peak {}</text>"#,
+                    px + dx,
+                    py - 6.0,
+                    bytes(b as f64, b_top)
+                );
+            }
+            s.push('\n');
         }
-        let lx = LEFT + 10.0 + i as f64 * 190.0;
+        let lx = LEFT + 10.0 + i as f64 * 205.0;
         let _ = writeln!(
             s,
             r#"<rect x="{lx:.1}" y="36" width="14" height="4" fill="{colour}"/><text x="{:.1}" y="42">{} (peak {})</text>"#,

@@ -422,8 +422,11 @@ impl Chunk {
             }
             at = next;
         }
-        // Pass 2: the depth at every instruction, along every path.
-        let mut depth: Vec<Option<u32>> = vec![None; len];
+        // Pass 2: the depth at every instruction, along every path (4 bytes
+        // a code byte, `UNSEEN` where no path arrived yet: a long top level
+        // is the biggest thing a compile holds for a moment).
+        const UNSEEN: u32 = u32::MAX;
+        let mut depth: Vec<u32> = vec![UNSEEN; len];
         let mut work = vec![(0usize, cx.entry_depth)];
         let mut max = cx.entry_depth;
         let jump_to = |from: usize, d: i64| -> Result<usize, String> {
@@ -438,9 +441,10 @@ impl Chunk {
                 return Err("the code runs off its end".into());
             }
             match depth[at] {
-                Some(seen) if seen == d => continue,
-                Some(seen) => return Err(format!("depth {d} and {seen} meet at {at}")),
-                None => depth[at] = Some(d),
+                _ if d == UNSEEN => return Err(format!("the stack is too deep at {at}")),
+                UNSEEN => depth[at] = d,
+                seen if seen == d => continue,
+                seen => return Err(format!("depth {d} and {seen} meet at {at}")),
             }
             let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
             let operand = at + 1;
