@@ -153,15 +153,6 @@ enum Command {
     Run(RunArgs),
     /// Report the memory a compile took, phase by phase, and where it went.
     Mem(MemArgs),
-    /// Print a generated program of at least LINES lines (the same for the
-    /// same seed): classes, closures, loops and arithmetic.
-    Generate {
-        /// Lines.
-        lines: usize,
-        /// Seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
 }
 
 /// Runs the command line `args` (program name first) with the given
@@ -200,10 +191,6 @@ where
         Command::Mem(a) if !is_project(&a.paths) => &a.paths[0],
         Command::Check(a) => return check_project(a, err),
         Command::Mem(a) => return mem_project(a, out, err),
-        Command::Generate { lines, seed } => {
-            let _ = out.write_all(crate::generate::program(*lines, *seed).as_bytes());
-            return EXIT_OK;
-        }
     };
     let source = match read_source(file, stdin) {
         Ok(s) => s,
@@ -234,7 +221,6 @@ where
         ),
         Command::Mem(a) => mem_cmd(&source, file, a, out, err),
         Command::Run(a) => run_cmd(&source, a, err, out),
-        Command::Generate { .. } => EXIT_OK,
     }
 }
 
@@ -543,10 +529,10 @@ fn check_project(args: &CheckArgs, err: &mut dyn Write) -> u8 {
             .count();
         let _ = writeln!(
             err,
-            "checked {} files in {:.2} ms on {} workers, {failing} with errors",
+            "checked {} files in {:.2} ms on {}, {failing} with errors",
             results.len(),
             wall.as_secs_f64() * 1000.0,
-            jobs(args.jobs)
+            project::workers(jobs(args.jobs))
         );
     }
     code

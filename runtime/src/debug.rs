@@ -269,7 +269,9 @@ impl DebugState {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.live.clear();
-        self.freed.clear();
+        // New tables rather than cleared ones: a reset gives their memory
+        // back too, so a reused context holds what a fresh one does.
+        self.live = HashMap::new();
+        self.freed = HashMap::new();
     }
 }

@@ -89,6 +89,15 @@ pub struct ProjectRun {
     pub wall: Duration,
 }
 
+/// `1 worker`, `2 workers`.
+pub(crate) fn workers(n: usize) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
+}
+
 thread_local! {
     /// This worker's contexts, reused from file to file.
     static WORKER: RefCell<Option<Contexts>> = const { RefCell::new(None) };
@@ -220,11 +229,11 @@ impl ProjectRun {
         if let Some(r) = rows.first() {
             let _ = writeln!(
                 o,
-                "compile footprint per file, backend {}, {} size classes, {} KiB slabs, {} workers",
+                "compile footprint per file, backend {}, {} size classes, {} KiB slabs, {}",
                 r.backend.name(),
                 r.size_classes,
                 r.slab_size / 1024,
-                self.jobs
+                workers(self.jobs)
             );
         }
         let width = rows.iter().map(|r| r.file.len()).max().unwrap_or(4).max(4);
@@ -258,12 +267,12 @@ impl ProjectRun {
         let secs = self.wall.as_secs_f64().max(1e-9);
         let _ = writeln!(
             o,
-            "{} files, {} lines, {} tokens; {} on {} workers ({:.0} files/s, {:.0} lines/s); {} compiling in all",
+            "{} files, {} lines, {} tokens; {} on {} ({:.0} files/s, {:.0} lines/s); {} compiling in all",
             rows.len(),
             u(lines),
             n(tokens),
             ms(u64::try_from(self.wall.as_micros()).unwrap_or(u64::MAX)),
-            self.jobs,
+            workers(self.jobs),
             rows.len() as f64 / secs,
             lines as f64 / secs,
             ms(busy)

@@ -120,6 +120,19 @@ pub fn render(r: &Report) -> String {
         u(c.arena_reserved),
         u(c.large_bytes)
     );
+    let end = r
+        .phases
+        .iter()
+        .find(|p| p.name == a.phase)
+        .map_or(0, |p| p.end_bytes);
+    if r.peak_bytes > end {
+        let _ = writeln!(
+            o,
+            "  held for a moment within {} and gone by its end: {} bytes",
+            a.phase,
+            u(r.peak_bytes - end)
+        );
+    }
     if !a.top_tags.is_empty() {
         let list: Vec<String> = a
             .top_tags
