@@ -61,7 +61,7 @@ struct CheckArgs {
     /// pool.
     #[arg(required = true)]
     paths: Vec<String>,
-    /// Where AST nodes are allocated (one program).
+    /// Where AST nodes are allocated.
     #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
     backend: BackendKind,
     /// Show each diagnostic with its source line and a marker.
@@ -506,8 +506,8 @@ fn check_project(args: &CheckArgs, err: &mut dyn Write) -> u8 {
         );
         return EXIT_USAGE;
     }
-    let results =
-        project::collect(&args.paths).and_then(|f| project::check_all(&f, jobs(args.jobs)));
+    let results = project::collect(&args.paths)
+        .and_then(|f| project::check_all(&f, jobs(args.jobs), args.backend));
     let (results, wall) = match results {
         Ok(r) => r,
         Err(e) => {

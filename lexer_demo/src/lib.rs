@@ -18,8 +18,10 @@
 //! - [`vm`]: the engine: a bytecode compiler and VM, its objects in a
 //!   `MorphContext` (or the system heap), and a mark-and-sweep collector.
 //! - [`generate`]: a seeded generator of realistic programs of any length.
-//! - [`mem`]: the compile-footprint report, with [`counting`], the counting
-//!   wrapper around the system allocator that the binary installs.
+//! - [`mem`]: the compile-footprint report: phase by phase, a timeline,
+//!   where the peak went, a regression gate against a saved report, and
+//!   whole projects on a thread pool; with [`counting`], the per-thread
+//!   counting wrapper around the system allocator that the binary installs.
 //! - [`cli`]: the `lexer_demo` command line.
 //!
 //! ```

@@ -149,18 +149,21 @@ pub fn measure_all(files: &[PathBuf], options: Options, jobs: usize) -> Result<P
     })
 }
 
-/// Checks every file (lex, parse, resolve) on `jobs` worker threads, each
-/// with a token and an AST context reused across files: the compile errors
-/// of each file, or why it could not be read.
+/// Checks every file (lex, parse, resolve) on `jobs` worker threads: the
+/// compile errors of each file, or why it could not be read. With the
+/// morph backend each worker keeps a token and an AST context, reset
+/// between files; the others get a fresh backend per file.
 ///
 /// ```
-/// let (results, _) = lexer_demo::mem::project::check_all(&[], 2).unwrap();
+/// use lexer_demo::backend::BackendKind;
+/// let (results, _) = lexer_demo::mem::project::check_all(&[], 2, BackendKind::Morph).unwrap();
 /// assert!(results.is_empty());
 /// ```
 #[allow(clippy::type_complexity)]
 pub fn check_all(
     files: &[PathBuf],
     jobs: usize,
+    backend: crate::backend::BackendKind,
 ) -> Result<(Vec<(String, Result<Vec<Diagnostic>, String>)>, Duration), String> {
     thread_local! {
         static CHECKER: RefCell<Option<(morph_runtime::MorphContext, morph_runtime::MorphContext)>> =
@@ -175,6 +178,10 @@ pub fn check_all(
                 let file = path.display().to_string();
                 let outcome =
                     crate::frontend::read_source(&file, &mut std::io::empty()).and_then(|source| {
+                        if backend != crate::backend::BackendKind::Morph {
+                            return crate::frontend::front_end(backend, &source, false)
+                                .map(|r| r.diagnostics);
+                        }
                         CHECKER.with(|c| {
                             let mut c = c.borrow_mut();
                             let (tokens, ast) = c.get_or_insert_with(|| {

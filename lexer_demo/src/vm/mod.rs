@@ -119,7 +119,7 @@ pub const MAX_STRING_LEN: usize = heap::MAX_OBJECT - std::mem::size_of::<object:
 /// // closure, the class and the instance.
 /// assert_eq!((r.heap.backend, r.heap.system_allocations), ("heap", 7));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
     /// A MorphContext: size-class pools, the header's mark bit (the default).
     #[default]
