@@ -64,7 +64,8 @@ struct CheckArgs {
     /// Where AST nodes are allocated.
     #[arg(long, value_enum, default_value_t = BackendKind::Morph)]
     backend: BackendKind,
-    /// Show each diagnostic with its source line and a marker.
+    /// Show each diagnostic with its source line and a marker (one
+    /// program).
     #[arg(long)]
     pretty: bool,
     /// After the work, print token figures (one program) or the files
@@ -96,11 +97,11 @@ struct MemArgs {
     #[arg(long, conflicts_with = "baseline")]
     compare: bool,
     /// Print the report as JSON (a project: an array of reports).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "baseline")]
     json: bool,
     /// Also write the timeline of live bytes, phases marked, as an SVG
     /// chart to FILE (one program).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
     svg: Option<String>,
     /// Compare against a report saved with --json; exit 1 when a count
     /// grew, or bytes grew beyond the tolerance.
@@ -302,6 +303,7 @@ fn mem_options(args: &MemArgs, backend: BackendKind, timeline: bool) -> MemOptio
 /// `mem --baseline`: the gate's changes on stdout; 1 when it fails.
 fn gate_cmd(
     reports: &[mem::Report],
+    project: bool,
     args: &MemArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -329,7 +331,7 @@ fn gate_cmd(
         }
     };
     let now = match reports {
-        [one] => serde_json::to_value(one),
+        [one] if !project => serde_json::to_value(one),
         many => serde_json::to_value(many),
     };
     let verdict = now
@@ -384,7 +386,15 @@ fn mem_cmd(
         }
     }
     if args.baseline.is_some() {
-        return gate_cmd(&reports, args, out, err);
+        let code = gate_cmd(&reports, false, args, out, err);
+        for d in &diagnostics {
+            let _ = writeln!(err, "{d}");
+        }
+        return if code == EXIT_OK && !diagnostics.is_empty() {
+            EXIT_DATAERR
+        } else {
+            code
+        };
     }
     let text = if args.json {
         mem::to_json(&reports)
@@ -433,13 +443,13 @@ fn mem_project(args: &MemArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         );
         return EXIT_USAGE;
     }
-    let run = project::collect(&args.paths).and_then(|files| {
-        project::measure_all(
-            &files,
-            mem_options(args, args.backend, false),
-            jobs(args.jobs),
-        )
-    });
+    let options = mem_options(args, args.backend, false);
+    if let Err(e) = mem::Contexts::new(options) {
+        let _ = writeln!(err, "lexer_demo: {e}");
+        return EXIT_USAGE;
+    }
+    let run = project::collect(&args.paths)
+        .and_then(|files| project::measure_all(&files, options, jobs(args.jobs)));
     let run = match run {
         Ok(r) => r,
         Err(e) => {
@@ -448,22 +458,26 @@ fn mem_project(args: &MemArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         }
     };
     let reports = run.reports();
-    if args.baseline.is_some() {
-        return gate_cmd(&reports, args, out, err);
-    }
-    let text = if args.json {
-        mem::to_json(&reports)
+    let code = if args.baseline.is_some() {
+        gate_cmd(&reports, true, args, out, err)
     } else {
-        run.render()
+        let text = if args.json {
+            mem::to_json_array(&reports)
+        } else {
+            run.render()
+        };
+        let _ = out.write_all(text.as_bytes());
+        EXIT_OK
     };
-    let _ = out.write_all(text.as_bytes());
-    project_verdict(
+    let verdict = project_verdict(
         run.files.iter().map(|f| match &f.outcome {
             Ok((_, d)) => (f.file.as_str(), Ok(d.as_slice())),
             Err(e) => (f.file.as_str(), Err(e.as_str())),
         }),
         err,
-    )
+    );
+    // A failed gate (or bad usage) first; then unreadable files or errors.
+    if code != EXIT_OK { code } else { verdict }
 }
 
 /// Each file's diagnostics on stderr, prefixed by its name; 66 when one
@@ -499,10 +513,10 @@ fn project_verdict<'a>(
 /// `check DIR|FILE...`: every file on a thread pool, diagnostics prefixed
 /// by the file's name.
 fn check_project(args: &CheckArgs, err: &mut dyn Write) -> u8 {
-    if args.paths.iter().any(|p| p == "-") {
+    if args.pretty || args.paths.iter().any(|p| p == "-") {
         let _ = writeln!(
             err,
-            "lexer_demo: standard input takes one program, not a project"
+            "lexer_demo: --pretty and standard input take one program, not a project"
         );
         return EXIT_USAGE;
     }

@@ -254,7 +254,10 @@ fn on_slab(event: morph_runtime::observe::SlabEvent) {
 /// assert_eq!(w.now().slabs, ctx.config().slab_size());
 /// ```
 pub fn observe_slabs() {
-    morph_runtime::observe::set_slab_observer(Some(on_slab));
+    // SAFETY: `on_slab` only adds to this module's thread-local counters
+    // and timeline (fixed arrays): it allocates nothing and touches no
+    // context or pool.
+    unsafe { morph_runtime::observe::set_slab_observer(Some(on_slab)) };
 }
 
 /// What a window saw live at one moment, above its baseline.

@@ -185,18 +185,35 @@ pub fn read_source(file: &str, stdin: &mut dyn Read) -> Result<String, String> {
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         (bytes, "standard input".to_string())
     } else {
-        let cannot = |e: std::io::Error| format!("cannot read '{file}': {e}");
-        let len = std::fs::metadata(file).map_err(cannot)?.len();
-        let fits = usize::try_from(len).is_ok_and(|len| check_source_len(len).is_ok());
-        if !fits {
-            return Err(too_large(&format!("'{file}'")));
-        }
-        let bytes = std::fs::read(file).map_err(cannot)?;
-        (bytes, format!("'{file}'"))
+        return read_path(std::path::Path::new(file));
     };
+    decode(bytes, &shown)
+}
+
+/// Reads the program at `path` (whatever bytes its name holds), as
+/// [`read_source`] reads a file.
+///
+/// ```
+/// let err = lexer_demo::frontend::read_path("/no/such.lox".as_ref()).unwrap_err();
+/// assert!(err.starts_with("cannot read '/no/such.lox': "));
+/// ```
+pub fn read_path(path: &std::path::Path) -> Result<String, String> {
+    let file = path.display();
+    let cannot = |e: std::io::Error| format!("cannot read '{file}': {e}");
+    let len = std::fs::metadata(path).map_err(cannot)?.len();
+    let fits = usize::try_from(len).is_ok_and(|len| check_source_len(len).is_ok());
+    if !fits {
+        return Err(too_large(&format!("'{file}'")));
+    }
+    let bytes = std::fs::read(path).map_err(cannot)?;
+    decode(bytes, &format!("'{file}'"))
+}
+
+/// The bytes as UTF-8 within the size limit, or why not.
+fn decode(bytes: Vec<u8>, shown: &str) -> Result<String, String> {
     // Standard input, or a file that grew since its size was read.
     if check_source_len(bytes.len()).is_err() {
-        return Err(too_large(&shown));
+        return Err(too_large(shown));
     }
     String::from_utf8(bytes).map_err(|e| {
         format!(

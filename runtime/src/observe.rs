@@ -13,9 +13,10 @@
 //! reports the same figures as a fresh one.
 //!
 //! It costs one atomic load per slab taken or given (never on an object's
-//! allocation or free). The observer must not allocate through a
-//! `MorphContext` (it may be called while one is being changed); a counting
-//! global allocator's counters are what it is for.
+//! allocation or free). The observer must not allocate or free through a
+//! context or pool (it is called while one is being changed), which is why
+//! installing it is `unsafe`; a counting global allocator's counters are
+//! what it is for.
 //!
 //! ```
 //! use morph_runtime::{MorphContext, observe::{self, SlabEvent}};
@@ -27,13 +28,14 @@
 //!         SlabEvent::Given { bytes, .. } => IN_USE.fetch_sub(bytes, Ordering::Relaxed),
 //!     };
 //! }
-//! observe::set_slab_observer(Some(count));
+//! // SAFETY: `count` only adds to an atomic.
+//! unsafe { observe::set_slab_observer(Some(count)) };
 //! let ctx = MorphContext::new();
 //! ctx.alloc(1u64);
 //! assert_eq!(IN_USE.load(Ordering::Relaxed), ctx.config().slab_size());
 //! drop(ctx);
 //! assert_eq!(IN_USE.load(Ordering::Relaxed), 0);
-//! observe::set_slab_observer(None);
+//! unsafe { observe::set_slab_observer(None) };
 //! ```
 
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -67,13 +69,22 @@ static OBSERVER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 /// events of slabs already in use are not replayed: install it before the
 /// contexts it should see.
 ///
+/// # Safety
+/// The observer is called while a pool is between two states (a slab
+/// taken but not yet linked, or unlinked and not yet cached). It must not
+/// allocate or free through any `MorphContext` or `SlabPool` (nor anything
+/// built on them), on any thread where it may run: that would find the
+/// pool's lists half updated. Counting into atomics or thread-locals, or
+/// through the global allocator, is what it is for.
+///
 /// ```
 /// use morph_runtime::observe::{set_slab_observer, SlabEvent};
 /// fn ignore(_: SlabEvent) {}
-/// set_slab_observer(Some(ignore));
-/// set_slab_observer(None);
+/// // SAFETY: `ignore` touches no context or pool.
+/// unsafe { set_slab_observer(Some(ignore)) };
+/// unsafe { set_slab_observer(None) };
 /// ```
-pub fn set_slab_observer(observer: Option<fn(SlabEvent)>) {
+pub unsafe fn set_slab_observer(observer: Option<fn(SlabEvent)>) {
     let p = observer.map_or(core::ptr::null_mut(), |f| f as *mut ());
     OBSERVER.store(p, Ordering::Release);
 }
@@ -119,7 +130,8 @@ mod tests {
 
     #[test]
     fn a_reset_context_reports_what_a_fresh_one_does() {
-        set_slab_observer(Some(count));
+        // SAFETY: `count` only touches thread-locals.
+        unsafe { set_slab_observer(Some(count)) };
         let slab = 4096;
         let fill = |ctx: &MorphContext| {
             let mut peak = 0;
@@ -145,6 +157,7 @@ mod tests {
         assert_eq!(FROM_SYSTEM.with(Cell::get), taken);
         drop(ctx);
         assert_eq!(IN_USE.with(Cell::get), 0);
-        set_slab_observer(None);
+        // SAFETY: removing the observer is always sound.
+        unsafe { set_slab_observer(None) };
     }
 }

@@ -49,6 +49,11 @@ fn the_peak_is_measured_and_covers_the_ast() {
             r.peak_bytes,
             r.ast_payload_bytes
         );
+        // A phase never ends above its own peak, and the measuring itself
+        // leaves nothing behind that a later phase could lose.
+        for p in &r.phases {
+            assert!(p.end_bytes <= p.peak_bytes, "{}: {p:?}", backend.name());
+        }
         let max = r.phases.iter().map(|p| p.peak_bytes).max().unwrap();
         assert_eq!(r.peak_bytes, max);
         assert_eq!(
@@ -87,6 +92,15 @@ fn phases_run_in_order_and_stop_at_errors() {
     );
     assert!(r.phases[3].objects["string"] > 0);
     assert!(r.bytecode.unwrap().code_bytes > 0);
+
+    // An empty program: the lexer's one slab, then the engine's own
+    // objects; every phase within its peak.
+    let (r, _) = measure("", "e.lox", Options::default()).unwrap();
+    assert_eq!(r.phases[0].end_bytes, r.phases[0].peak_bytes);
+    assert!(
+        r.phases.iter().all(|p| p.end_bytes <= p.peak_bytes),
+        "{r:?}"
+    );
 
     let (r, d) = measure("print ;", "e.lox", Options::default()).unwrap();
     assert_eq!(d.len(), 1);
@@ -310,14 +324,17 @@ fn cli_mem_svg_is_a_timeline_with_phases_and_peak() {
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert_eq!(chart.matches("<path").count(), 1, "one line");
     assert_eq!(chart.matches(">peak ").count(), 1, "the peak marked");
-    for label in [
-        "lex",
-        "parse",
-        "resolve",
-        "compile",
-        "milliseconds",
-        "live bytes",
-    ] {
+    // The dot names the report's peak, as the legend does.
+    let dot = chart
+        .split(">peak ")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(chart.contains(&format!("(peak {dot})")), "{dot}");
+    // Phases are named where they are wide enough (resolve is a sliver).
+    for label in ["parse", "compile", "milliseconds", "live bytes"] {
         assert!(chart.contains(label), "{label}");
     }
     // Everything drawn lies inside the picture.
@@ -445,4 +462,89 @@ fn cli_mem_reports_compile_errors_with_65() {
         err.contains("slab size 3072 must be a power of two"),
         "{err}"
     );
+}
+
+#[test]
+fn cli_projects_refuse_what_they_cannot_measure() {
+    setup();
+    let dir = temp_dir("edges");
+    let d = path_str(&dir);
+    // Nothing to measure.
+    let (code, _, err) = cli(&["mem", &d], b"");
+    assert_eq!(code, 66, "{err}");
+    assert!(err.contains("no .lox file"), "{err}");
+    // A directory linking to itself is not followed.
+    std::fs::write(dir.join("a.lox"), "print 1;").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+        std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    }
+    let (code, out, err) = cli(&["mem", "--json", &d], b"");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "one file, once, as an array"
+    );
+    // A file whose name is not UTF-8 is still read.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"n\xffx.lox");
+        std::fs::write(dir.join(name), "print 2;").unwrap();
+        let (code, _, err) = cli(&["check", &d], b"");
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = cli(&["check", "--pretty", &d], b"");
+    assert_eq!(code, 64, "{err}");
+    let (code, _, err) = cli(&["mem", "--slab-kib", "3", &d], b"");
+    assert_eq!(code, 64, "{err}");
+    let (code, _, err) = cli(
+        &["mem", "--backend", "heap", "--slab-kib", "3", "-"],
+        b"print 1;",
+    );
+    assert_eq!(code, 64, "{err}");
+
+    // Baselines that are no reports, or of the other shape.
+    let base = dir.join("base.json");
+    let b = path_str(&base);
+    std::fs::write(&base, "[]").unwrap();
+    let (code, _, err) = cli(&["mem", "--baseline", &b, &d], b"");
+    assert_eq!(code, 65);
+    assert!(err.contains("holds no report"), "{err}");
+    std::fs::write(&base, r#"{"backend": "morph"}"#).unwrap();
+    let (code, _, err) = cli(&["mem", "--baseline", &b, "-"], b"print 1;");
+    assert_eq!(code, 65);
+    assert!(err.contains("is not a report saved with --json"), "{err}");
+    let (_, single, _) = cli(&["mem", "--json", "-"], b"print 1;");
+    std::fs::write(&base, single).unwrap();
+    let (code, _, err) = cli(&["mem", "--baseline", &b, &d], b"");
+    assert_eq!(code, 65);
+    assert!(err.contains("not comparable"), "{err}");
+    // A program with errors: the gate's verdict, then the diagnostics.
+    let (code, _, err) = cli(&["mem", "--baseline", &b, "-"], b"print 1; print ;");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Expect expression."), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn svg_titles_are_valid_text() {
+    setup();
+    let options = Options {
+        timeline: true,
+        ..Options::default()
+    };
+    let name = format!("{}\u{1}<b>&.lox", "dir/".repeat(40));
+    let (r, _) = measure("print 1;", &name, options).unwrap();
+    let svg = mem::svg::timeline_chart(&[r], &name);
+    let title = svg.lines().find(|l| l.contains("Live bytes")).unwrap();
+    assert!(
+        !title.contains('\u{1}') && !title.contains("<b>"),
+        "{title}"
+    );
+    assert!(title.contains("&lt;b&gt;&amp;.lox"), "{title}");
+    assert!(title.chars().count() < 200, "{title}");
 }

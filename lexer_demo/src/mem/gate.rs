@@ -201,22 +201,31 @@ fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
 
 /// The reports of a JSON value (one report, or an array of them) by
 /// `file [backend]` (just the backend for a single report).
-fn reports(v: &Value) -> Vec<(String, &Value)> {
-    let key = |r: &Value| {
-        let file = r.get("file").and_then(Value::as_str).unwrap_or("");
-        let backend = r.get("backend").and_then(Value::as_str).unwrap_or("");
-        format!("{file} [{backend}]")
+/// An error when `v` is not such a report.
+fn reports<'v>(v: &'v Value, what: &str) -> Result<Vec<(String, &'v Value)>, String> {
+    let key = |r: &'v Value| -> Result<(String, &'v Value), String> {
+        let backend = r.get("backend").and_then(Value::as_str);
+        let phases = r.get("phases").and_then(Value::as_array);
+        match (backend, phases) {
+            (Some(backend), Some(_)) => {
+                let file = r.get("file").and_then(Value::as_str).unwrap_or("");
+                Ok((format!("{file} [{backend}]"), r))
+            }
+            _ => Err(format!("{what} is not a report saved with --json")),
+        }
     };
     match v {
-        Value::Array(items) => items.iter().map(|r| (key(r), r)).collect(),
-        one => vec![(String::new(), one)],
+        Value::Array(items) if items.is_empty() => Err(format!("{what} holds no report")),
+        Value::Array(items) => items.iter().map(key).collect(),
+        one => Ok(vec![(String::new(), key(one)?.1)]),
     }
 }
 
-/// Compares `now` against `base` (each one report or an array of reports,
-/// matched by file and backend); bytes may grow by `tolerance` percent.
-/// An error when they cannot be compared (a report of the baseline has no
-/// counterpart, or a different configuration).
+/// Compares `now` against `base` (each one report, or both arrays of
+/// reports matched by file, as named when measured, and backend); bytes
+/// may grow by `tolerance` percent. An error when they cannot be compared:
+/// not reports, an empty baseline, a report of the baseline without
+/// counterpart, or a different configuration.
 ///
 /// ```
 /// use lexer_demo::mem::gate::compare;
@@ -225,15 +234,24 @@ fn reports(v: &Value) -> Vec<(String, &Value)> {
 /// let g = compare(&base, &now, 2.0).unwrap();
 /// assert_eq!(g.deltas.len(), 2);
 /// assert_eq!(g.failed(), 1); // the count grew; the bytes grew by 1.5%
+/// assert!(compare(&serde_json::json!([]), &serde_json::json!([]), 2.0).is_err());
+/// assert!(compare(&serde_json::json!({"backend": "morph"}), &now, 2.0).is_err());
 /// ```
 pub fn compare(base: &Value, now: &Value, tolerance: f64) -> Result<Gate, String> {
     let single = !base.is_array() && !now.is_array();
-    let now_reports = reports(now);
+    if base.is_array() != now.is_array() {
+        return Err(
+            "not comparable: one of the baseline and this run is a single program's report, \
+             the other a project's (or several files')"
+                .into(),
+        );
+    }
+    let now_reports = reports(now, "this run")?;
     let mut gate = Gate {
         tolerance,
         ..Gate::default()
     };
-    for (key, b) in reports(base) {
+    for (key, b) in reports(base, "the baseline")? {
         let n = if single {
             now_reports.first().map(|r| r.1)
         } else {

@@ -276,8 +276,9 @@ pub struct Timeline {
     /// (milliseconds since the compile began, most bytes live in the
     /// stretch up to then, above what was live before).
     pub points: Vec<(f64, usize)>,
-    /// (phase, the millisecond it ended).
-    pub phase_ends: Vec<(&'static str, f64)>,
+    /// (phase, the millisecond it began, the millisecond it ended); the
+    /// gaps between phases are the measuring, not drawn.
+    pub phases: Vec<(&'static str, f64, f64)>,
 }
 
 /// The footprint of compiling one source with one backend.
@@ -358,8 +359,14 @@ impl Contexts {
     /// assert!(Contexts::new(bad).is_err());
     /// ```
     pub fn new(options: Options) -> Result<Contexts, String> {
+        // The AST context's settings are checked whatever the backend, so
+        // that a report never names a configuration that cannot exist.
+        let morph = ast_context(&Options {
+            backend: BackendKind::Morph,
+            ..options
+        })?;
         let ast = match options.backend {
-            BackendKind::Morph => Some(ast_context(&options)?),
+            BackendKind::Morph => Some(morph),
             _ => None,
         };
         Ok(Contexts {
@@ -418,6 +425,13 @@ impl Contexts {
     ) -> Result<(Report, Vec<Diagnostic>), String> {
         self.reset();
         let options = self.options;
+        // A fresh arena each time (a reset arena keeps its largest chunk,
+        // which would make the figures depend on the file before), made
+        // before the measuring starts.
+        let arena = match options.backend {
+            BackendKind::MorphArena => Some(ast_context(&options)?),
+            _ => None,
+        };
         let mut m = Meter::new(source, file, &options);
         let diagnostics = match options.backend {
             BackendKind::Morph => {
@@ -425,11 +439,8 @@ impl Contexts {
                 m.phases(source, ast, &self.tokens, &mut self.engine, Some(ast))?
             }
             BackendKind::MorphArena => {
-                // A fresh arena each time: a reset arena keeps its largest
-                // chunk, which would make the figures depend on the file
-                // before.
-                let ast = ast_context(&options)?;
-                m.phases(source, &ast, &self.tokens, &mut self.engine, Some(&ast))?
+                let ast = arena.as_ref().ok_or("no AST context")?;
+                m.phases(source, ast, &self.tokens, &mut self.engine, Some(ast))?
             }
             BackendKind::Bumpalo => {
                 let bump = bumpalo::Bump::new();
@@ -467,16 +478,26 @@ pub fn measure(
 }
 
 /// The running measurement of one compile.
+///
+/// Everything the measuring itself allocates (statistics, heap walks, the
+/// report's own rows) happens inside [`Window::exclude`], so that it moves
+/// the baseline instead of counting as the compile's; what it frees is
+/// freed there too.
 struct Meter {
     window: Window,
     started: Instant,
     phase_started: Instant,
+    /// The timeline's clock when the phase began (nanoseconds).
+    phase_clock: u64,
     /// Heap allocations and bytes, and each context's allocations and
     /// requested bytes, when the phase began.
     heap_at: (u64, u64),
     ctx_at: [(u64, u64); 3],
     nodes_at: NodeTally,
     timeline: bool,
+    /// (timeline clock, window baseline from then on): the baseline moves
+    /// when measuring leaves something allocated.
+    shifts: Vec<(u64, isize)>,
     report: Report,
 }
 
@@ -485,7 +506,17 @@ fn ctx_counts(s: &ContextStats) -> (u64, u64) {
     (s.allocations, s.bytes_requested)
 }
 
+/// The contexts of a compile, in the order the meter keeps them.
+fn contexts<'c>(
+    tokens: &'c MorphContext,
+    ast: Option<&'c MorphContext>,
+    engine: &'c MorphContext,
+) -> [Option<&'c MorphContext>; 3] {
+    [Some(tokens), ast, Some(engine)]
+}
+
 impl Meter {
+    /// A meter; the window opens in [`Meter::begin`].
     fn new(source: &str, file: &str, options: &Options) -> Meter {
         let heap_measured = counting::installed();
         let report = Report {
@@ -496,7 +527,7 @@ impl Meter {
             source_bytes: source.len(),
             lines: source.lines().count(),
             heap_measured,
-            phases: Vec::new(),
+            phases: Vec::with_capacity(4),
             peak_bytes: 0,
             micros: 0,
             tokens: 0,
@@ -507,20 +538,23 @@ impl Meter {
             ast_context: None,
             bumpalo_reserved_bytes: None,
             diagnostics: 0,
-            timeline: options.timeline.then(Timeline::default),
+            timeline: options.timeline.then(|| Timeline {
+                points: Vec::new(),
+                phases: Vec::with_capacity(4),
+            }),
         };
-        if options.timeline {
-            counting::start_timeline();
-        }
+        let shifts = Vec::with_capacity(16);
         let now = Instant::now();
         Meter {
             window: counting::open(),
             started: now,
             phase_started: now,
+            phase_clock: 0,
             heap_at: (0, 0),
             ctx_at: [(0, 0); 3],
             nodes_at: NodeTally::default(),
             timeline: options.timeline,
+            shifts,
             report,
         }
     }
@@ -536,13 +570,6 @@ impl Meter {
         ast_ctx: Option<&MorphContext>,
     ) -> Result<Vec<Diagnostic>, String> {
         let ast = Tally::new(ast);
-        fn contexts<'c>(
-            tokens: &'c MorphContext,
-            ast: Option<&'c MorphContext>,
-            engine: &'c MorphContext,
-        ) -> [Option<&'c MorphContext>; 3] {
-            [Some(tokens), ast, Some(engine)]
-        }
         self.begin(&contexts(tokens, ast_ctx, engine), &ast);
 
         // Lex: the lexer alone; each token freed once read.
@@ -559,96 +586,64 @@ impl Meter {
         }
         self.end(
             "lex",
-            &contexts(tokens, ast_ctx, engine),
+            (tokens, ast_ctx, engine),
+            false,
             &ast,
             &[("token", lexed)],
-            None,
         );
 
-        counting::timeline_resume();
+        self.next();
         let parsed = parse(source, &ast, tokens).map_err(|e| e.to_string())?;
         self.report.tokens = parsed.tokens_made;
-        self.end(
-            "parse",
-            &contexts(tokens, ast_ctx, engine),
-            &ast,
-            &[("token", parsed.tokens_made)],
-            None,
-        );
+        let made = [("token", parsed.tokens_made)];
+        self.end("parse", (tokens, ast_ctx, engine), false, &ast, &made);
         if !parsed.diagnostics.is_empty() {
             self.nodes(&ast);
             return Ok(parsed.diagnostics);
         }
 
-        counting::timeline_resume();
+        self.next();
         let (res, errors): (Resolution, _) = resolve(&parsed.program, source);
-        self.end(
-            "resolve",
-            &contexts(tokens, ast_ctx, engine),
-            &ast,
-            &[],
-            None,
-        );
+        self.end("resolve", (tokens, ast_ctx, engine), false, &ast, &[]);
         if !errors.is_empty() {
             self.nodes(&ast);
             return Ok(errors);
         }
 
         let program: Program<'_> = parsed.program;
-        counting::timeline_resume();
+        self.next();
         let compiled = compile_to_bytecode(engine, &program, &res, source, |engine| {
-            counting::timeline_pause();
-            let mut kinds = BTreeMap::new();
-            self.window.exclude(|| {
-                engine.for_each_object(|_, header| {
-                    if let Some(k) = Kind::from_tag(header.tag().0) {
-                        let row: &mut KindRow = kinds.entry(k.name()).or_default();
-                        row.objects += 1;
-                        row.bytes += header.size() as u64;
-                    }
-                });
-            });
-            let made: Vec<(&'static str, u64)> =
-                kinds.iter().map(|(&k, r)| (k, r.objects)).collect();
-            self.end(
-                "compile",
-                &[Some(tokens), ast_ctx, Some(&*engine)],
-                &ast,
-                &made,
-                Some(&kinds),
-            );
+            self.end("compile", (tokens, ast_ctx, engine), true, &ast, &[]);
         });
         match compiled {
             Ok((bytecode, ())) => self.report.bytecode = Some(bytecode),
             Err(e) => return Err(format!("cannot compile to bytecode: {}", e.message)),
         }
         self.nodes(&ast);
-        if let Some(ctx) = ast_ctx {
-            let b = self
-                .window
-                .exclude(|| ContextBreakdown::of(&ctx.stats(), true));
-            self.report.ast_context = Some(b);
-        }
         Ok(Vec::new())
     }
 
+    /// The AST's nodes by kind and, for a morph backend, its context.
     fn nodes<B: Backend>(&mut self, ast: &Tally<'_, B>) {
         let t = ast.tally();
-        self.report.ast_payload_bytes = t.total_bytes();
-        for kind in NodeKind::ALL {
-            if t.count(kind) > 0 {
-                self.report.nodes.insert(
-                    kind.name(),
-                    KindRow {
-                        objects: t.count(kind),
-                        bytes: t.bytes(kind),
-                    },
-                );
+        let report = &mut self.report;
+        self.window.exclude(|| {
+            report.ast_payload_bytes = t.total_bytes();
+            for kind in NodeKind::ALL {
+                if t.count(kind) > 0 {
+                    report.nodes.insert(
+                        kind.name(),
+                        KindRow {
+                            objects: t.count(kind),
+                            bytes: t.bytes(kind),
+                        },
+                    );
+                }
             }
-        }
+        });
     }
 
-    /// Opens the first phase.
+    /// Opens the window's first phase.
     fn begin<B: Backend>(&mut self, contexts: &[Option<&MorphContext>; 3], ast: &Tally<'_, B>) {
         let mut at = [(0, 0); 3];
         self.window.exclude(|| {
@@ -661,49 +656,81 @@ impl Meter {
         self.ctx_at = at;
         self.heap_at = (self.window.allocations(), self.window.allocated_bytes());
         self.nodes_at = ast.tally();
+        if self.timeline {
+            counting::start_timeline();
+        }
+        self.shifts.push((0, self.window.baseline()));
+        self.next();
+    }
+
+    /// Starts a phase: its peak, its time, its stretch of the timeline.
+    fn next(&mut self) {
+        counting::timeline_resume();
+        self.phase_clock = counting::timeline_clock();
         self.window.restart_peak();
         self.phase_started = Instant::now();
     }
 
-    /// Closes phase `name` and opens the next. `made` are objects by tag
-    /// known to the caller; `engine_kinds` the engine's live objects.
+    /// Closes phase `name`. `made` are objects by tag known to the caller;
+    /// with `walk`, the engine's live objects are counted by kind.
     fn end<B: Backend>(
         &mut self,
         name: &'static str,
-        contexts: &[Option<&MorphContext>; 3],
+        (tokens, ast_ctx, engine): (&MorphContext, Option<&MorphContext>, &mut MorphContext),
+        walk: bool,
         ast: &Tally<'_, B>,
         made: &[(&'static str, u64)],
-        engine_kinds: Option<&BTreeMap<&'static str, KindRow>>,
     ) {
         let micros = u64::try_from(self.phase_started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counting::timeline_pause();
+        let clock = counting::timeline_clock();
         let peak = self.window.peak_bytes();
         let now = self.window.now();
         let heap = (self.window.allocations(), self.window.allocated_bytes());
-        counting::timeline_pause();
-        let clock = counting::timeline_clock();
-        let mut stats: [Option<ContextStats>; 3] = [None, None, None];
         let nodes = ast.tally();
-        let mut phase = self.window.exclude(|| {
-            for (s, c) in stats.iter_mut().zip(contexts) {
-                *s = c.map(MorphContext::stats);
+        let (report, ctx_at, nodes_at, heap_at, phase_clock) = (
+            &mut self.report,
+            self.ctx_at,
+            self.nodes_at,
+            self.heap_at,
+            self.phase_clock,
+        );
+        let at = self.window.exclude(|| {
+            let mut kinds: BTreeMap<&'static str, KindRow> = BTreeMap::new();
+            if walk {
+                engine.for_each_object(|_, header| {
+                    if let Some(k) = Kind::from_tag(header.tag().0) {
+                        let row = kinds.entry(k.name()).or_default();
+                        row.objects += 1;
+                        row.bytes += header.size() as u64;
+                    }
+                });
             }
+            let stats: Vec<Option<ContextStats>> = contexts(tokens, ast_ctx, engine)
+                .iter()
+                .map(|c| c.map(MorphContext::stats))
+                .collect();
             let mut objects: BTreeMap<&'static str, u64> = BTreeMap::new();
-            for &(tag, n) in made {
+            let made = made
+                .iter()
+                .copied()
+                .chain(kinds.iter().map(|(&k, r)| (k, r.objects)));
+            for (tag, n) in made {
                 if n > 0 {
                     *objects.entry(tag).or_default() += n;
                 }
             }
             for kind in NodeKind::ALL {
-                let n = nodes.count(kind) - self.nodes_at.count(kind);
+                let n = nodes.count(kind) - nodes_at.count(kind);
                 if n > 0 {
                     *objects.entry(kind.name()).or_default() += n;
                 }
             }
-            Phase {
+            let mut phase = Phase {
                 name,
                 micros,
-                heap_allocations: heap.0 - self.heap_at.0,
-                heap_allocated_bytes: heap.1 - self.heap_at.1,
+                heap_allocations: heap.0 - heap_at.0,
+                heap_allocated_bytes: heap.1 - heap_at.1,
                 peak_bytes: peak,
                 end_bytes: now.total(),
                 end_heap_bytes: now.heap,
@@ -713,80 +740,51 @@ impl Meter {
                 context_live_objects: 0,
                 context_live_bytes: 0,
                 objects,
-            }
-        });
-        let mut at = [(0, 0); 3];
-        for ((s, slot), before) in stats.iter().zip(at.iter_mut()).zip(self.ctx_at) {
-            if let Some(s) = s {
-                *slot = ctx_counts(s);
-                phase.context_allocations += slot.0 - before.0;
-                phase.context_allocated_bytes += slot.1 - before.1;
-                phase.context_live_objects += s.live_objects;
-                phase.context_live_bytes += s.live_bytes + s.header_bytes;
-            }
-        }
-        if peak >= self.report.peak_bytes || self.report.phases.is_empty() {
-            self.report.peak_bytes = peak;
-            let mut contexts = ContextBreakdown::default();
-            for s in stats.iter().flatten() {
-                contexts.add(&ContextBreakdown::of(s, false));
-            }
-            let mut tags: Vec<(&'static str, KindRow)> = Vec::new();
-            for kind in NodeKind::ALL {
-                if nodes.count(kind) > 0 {
-                    tags.push((
-                        kind.name(),
-                        KindRow {
-                            objects: nodes.count(kind),
-                            bytes: nodes.bytes(kind),
-                        },
-                    ));
-                }
-            }
-            if let Some(k) = engine_kinds {
-                tags.extend(k.iter().map(|(&n, &r)| (n, r)));
-            }
-            if let Some(Some(t)) = stats.first() {
-                if t.live_objects > 0 {
-                    tags.push((
-                        "token",
-                        KindRow {
-                            objects: t.live_objects as u64,
-                            bytes: t.live_bytes as u64,
-                        },
-                    ));
-                }
-            }
-            tags.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
-            tags.truncate(5);
-            self.report.at_peak = AtPeak {
-                phase: name,
-                heap_bytes: now.heap,
-                slab_bytes: now.slabs,
-                contexts,
-                top_tags: tags,
             };
-        }
-        self.report.phases.push(phase);
-        if let Some(t) = &mut self.report.timeline {
-            t.phase_ends.push((name, clock as f64 / 1e6));
-        }
+            let mut at = [(0, 0); 3];
+            for ((s, slot), before) in stats.iter().zip(at.iter_mut()).zip(ctx_at) {
+                if let Some(s) = s {
+                    *slot = ctx_counts(s);
+                    phase.context_allocations += slot.0 - before.0;
+                    phase.context_allocated_bytes += slot.1 - before.1;
+                    phase.context_live_objects += s.live_objects;
+                    phase.context_live_bytes += s.live_bytes + s.header_bytes;
+                }
+            }
+            if peak >= report.peak_bytes || report.phases.is_empty() {
+                report.peak_bytes = peak;
+                report.at_peak = at_peak(name, now, &stats, &nodes, &kinds);
+            }
+            report.phases.push(phase);
+            if let Some(t) = &mut report.timeline {
+                t.phases.push((name, ms(phase_clock), ms(clock)));
+            }
+            if let Some(Some(s)) = stats.get(1) {
+                report.ast_context = Some(ContextBreakdown::of(s, true));
+            }
+            at
+        });
         self.ctx_at = at;
         self.heap_at = (self.window.allocations(), self.window.allocated_bytes());
         self.nodes_at = nodes;
-        self.window.restart_peak();
-        self.phase_started = Instant::now();
+        self.shifts.push((clock, self.window.baseline()));
     }
 
     fn finish(mut self) -> Report {
         self.report.micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         if self.timeline {
-            let base = self.window.baseline();
+            let shifts = std::mem::take(&mut self.shifts);
             let points = counting::stop_timeline()
                 .into_iter()
                 .map(|(t, bytes)| {
+                    // The baseline in effect when the point was taken.
+                    let base = shifts
+                        .iter()
+                        .take_while(|s| s.0 <= t)
+                        .last()
+                        .map_or(self.window.baseline(), |s| s.1);
                     let above = usize::try_from(bytes.saturating_sub(base)).unwrap_or(0);
-                    (t as f64 / 1e6, above)
+                    (ms(t), above)
                 })
                 .collect();
             if let Some(t) = &mut self.report.timeline {
@@ -794,6 +792,58 @@ impl Meter {
             }
         }
         self.report
+    }
+}
+
+/// Nanoseconds as milliseconds.
+fn ms(nanos: u64) -> f64 {
+    nanos as f64 / 1e6
+}
+
+/// Where the peak went, at the end of phase `name`.
+fn at_peak(
+    name: &'static str,
+    now: counting::Live,
+    stats: &[Option<ContextStats>],
+    nodes: &NodeTally,
+    engine: &BTreeMap<&'static str, KindRow>,
+) -> AtPeak {
+    let mut contexts = ContextBreakdown::default();
+    for s in stats.iter().flatten() {
+        contexts.add(&ContextBreakdown::of(s, false));
+    }
+    let mut tags: Vec<(&'static str, KindRow)> = Vec::new();
+    for kind in NodeKind::ALL {
+        if nodes.count(kind) > 0 {
+            tags.push((
+                kind.name(),
+                KindRow {
+                    objects: nodes.count(kind),
+                    bytes: nodes.bytes(kind),
+                },
+            ));
+        }
+    }
+    tags.extend(engine.iter().map(|(&n, &r)| (n, r)));
+    if let Some(Some(t)) = stats.first() {
+        if t.live_objects > 0 {
+            tags.push((
+                "token",
+                KindRow {
+                    objects: t.live_objects as u64,
+                    bytes: t.live_bytes as u64,
+                },
+            ));
+        }
+    }
+    tags.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+    tags.truncate(5);
+    AtPeak {
+        phase: name,
+        heap_bytes: now.heap,
+        slab_bytes: now.slabs,
+        contexts,
+        top_tags: tags,
     }
 }
 
@@ -806,11 +856,24 @@ impl Meter {
 /// assert_eq!(v["phases"][0]["name"], "lex");
 /// ```
 pub fn to_json(reports: &[Report]) -> String {
-    let text = if let [one] = reports {
-        serde_json::to_string_pretty(one)
-    } else {
-        serde_json::to_string_pretty(reports)
-    };
+    if let [one] = reports {
+        let text = serde_json::to_string_pretty(one);
+        // Serialising these plain structures cannot fail; say so if it did.
+        return text.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n";
+    }
+    to_json_array(reports)
+}
+
+/// Reports as a pretty JSON array, however many: a project's report.
+///
+/// ```
+/// use lexer_demo::mem::{measure, to_json_array, Options};
+/// let (r, _) = measure("print 1;", "a.lox", Options::default()).unwrap();
+/// let v: serde_json::Value = serde_json::from_str(&to_json_array(&[r])).unwrap();
+/// assert_eq!(v.as_array().unwrap().len(), 1);
+/// ```
+pub fn to_json_array(reports: &[Report]) -> String {
+    let text = serde_json::to_string_pretty(reports);
     // Serialising these plain structures cannot fail; say so if it did.
     text.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")) + "\n"
 }

@@ -30,9 +30,11 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The `.lox` files of `paths`: a directory gives every `.lox` file under
-/// it (recursively, sorted), a file itself. An error names a path that
-/// cannot be read.
+/// The `.lox` files of `paths`: a directory gives every regular `.lox`
+/// file under it (recursively, sorted; symbolic links to directories are
+/// not followed, so no loop can make the walk endless, and pipes or devices
+/// named `.lox` are left out), a file itself. An error names a path that
+/// cannot be read, or says that there is no file at all.
 ///
 /// ```
 /// let err = lexer_demo::mem::project::collect(&["/no/such/dir".into()]).unwrap_err();
@@ -49,22 +51,28 @@ pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, String> {
             files.push(path.to_path_buf());
         }
     }
+    if files.is_empty() {
+        return Err(format!("no .lox file in {}", paths.join(", ")));
+    }
     Ok(files)
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("cannot read '{}': {e}", dir.display());
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)
         .map_err(cannot)?
-        .map(|e| e.map(|e| e.path()))
+        .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<Result<_, _>>()
         .map_err(cannot)?;
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            walk(&e, files)?;
-        } else if e.extension().is_some_and(|x| x == "lox") {
-            files.push(e);
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, kind) in entries {
+        // `file_type` does not follow links: a linked directory is skipped.
+        if kind.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|x| x == "lox")
+            && std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+        {
+            files.push(path);
         }
     }
     Ok(())
@@ -115,7 +123,7 @@ fn pool(jobs: usize) -> Result<rayon::ThreadPool, String> {
 ///
 /// ```
 /// let run = lexer_demo::mem::project::measure_all(&[], Default::default(), 1).unwrap();
-/// assert!(run.files.is_empty());
+/// assert!(run.files.is_empty()); // `collect` refuses an empty project
 /// ```
 pub fn measure_all(files: &[PathBuf], options: Options, jobs: usize) -> Result<ProjectRun, String> {
     // Refuse a bad configuration once, not per file.
@@ -127,17 +135,16 @@ pub fn measure_all(files: &[PathBuf], options: Options, jobs: usize) -> Result<P
             .par_iter()
             .map(|path| {
                 let file = path.display().to_string();
-                let outcome =
-                    crate::frontend::read_source(&file, &mut std::io::empty()).and_then(|source| {
-                        WORKER.with(|w| {
-                            let mut w = w.borrow_mut();
-                            if w.as_ref().is_none_or(|c| c.options() != options) {
-                                *w = Some(Contexts::new(options)?);
-                            }
-                            let contexts = w.as_mut().ok_or("no contexts")?;
-                            contexts.measure(&source, &file)
-                        })
-                    });
+                let outcome = crate::frontend::read_path(path).and_then(|source| {
+                    WORKER.with(|w| {
+                        let mut w = w.borrow_mut();
+                        if w.as_ref().is_none_or(|c| c.options() != options) {
+                            *w = Some(Contexts::new(options)?);
+                        }
+                        let contexts = w.as_mut().ok_or("no contexts")?;
+                        contexts.measure(&source, &file)
+                    })
+                });
                 FileResult { file, outcome }
             })
             .collect()
@@ -176,27 +183,26 @@ pub fn check_all(
             .par_iter()
             .map(|path| {
                 let file = path.display().to_string();
-                let outcome =
-                    crate::frontend::read_source(&file, &mut std::io::empty()).and_then(|source| {
-                        if backend != crate::backend::BackendKind::Morph {
-                            return crate::frontend::front_end(backend, &source, false)
-                                .map(|r| r.diagnostics);
-                        }
-                        CHECKER.with(|c| {
-                            let mut c = c.borrow_mut();
-                            let (tokens, ast) = c.get_or_insert_with(|| {
-                                (
-                                    crate::frontend::token_context(),
-                                    crate::frontend::ast_context(),
-                                )
-                            });
-                            tokens.reset();
-                            ast.reset();
-                            crate::frontend::compile(&source, &*ast, &*tokens)
-                                .map(|c| c.diagnostics)
-                                .map_err(|e| e.to_string())
-                        })
-                    });
+                let outcome = crate::frontend::read_path(path).and_then(|source| {
+                    if backend != crate::backend::BackendKind::Morph {
+                        return crate::frontend::front_end(backend, &source, false)
+                            .map(|r| r.diagnostics);
+                    }
+                    CHECKER.with(|c| {
+                        let mut c = c.borrow_mut();
+                        let (tokens, ast) = c.get_or_insert_with(|| {
+                            (
+                                crate::frontend::token_context(),
+                                crate::frontend::ast_context(),
+                            )
+                        });
+                        tokens.reset();
+                        ast.reset();
+                        crate::frontend::compile(&source, &*ast, &*tokens)
+                            .map(|c| c.diagnostics)
+                            .map_err(|e| e.to_string())
+                    })
+                });
                 (file, outcome)
             })
             .collect()

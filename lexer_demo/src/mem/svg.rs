@@ -31,19 +31,40 @@ fn step(max: f64, ticks: f64) -> f64 {
     nice * mag
 }
 
+/// `v` with at most two decimals, no trailing zeros.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Bytes with a unit that suits `scale` (the axis maximum).
 fn bytes(v: f64, scale: f64) -> String {
     if scale >= 2.0 * 1024.0 * 1024.0 {
-        format!("{:.1} MiB", v / (1024.0 * 1024.0))
+        format!("{} MiB", trim(v / (1024.0 * 1024.0)))
     } else if scale >= 2.0 * 1024.0 {
-        format!("{:.0} KiB", v / 1024.0)
+        format!("{} KiB", trim(v / 1024.0))
     } else {
         format!("{v:.0} B")
     }
 }
 
-fn escape(t: &str) -> String {
-    t.replace('&', "&amp;")
+/// Text for XML: the markup characters escaped, control characters (which
+/// XML 1.0 cannot hold) replaced, and at most `max` characters, the start
+/// elided (a long path keeps its file name).
+fn escape(t: &str, max: usize) -> String {
+    let chars: Vec<char> = t.chars().collect();
+    let shown: String = if chars.len() > max {
+        std::iter::once('…')
+            .chain(chars[chars.len() - (max - 1)..].iter().copied())
+            .collect()
+    } else {
+        t.to_string()
+    };
+    shown
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
@@ -65,7 +86,7 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
     let timelines: Vec<_> = series.iter().filter_map(|r| r.timeline.as_ref()).collect();
     let max_t = timelines
         .iter()
-        .flat_map(|t| t.phase_ends.iter().map(|e| e.1))
+        .flat_map(|t| t.phases.iter().map(|p| p.2))
         .fold(0.0f64, f64::max)
         .max(1e-3);
     let max_b = series
@@ -76,7 +97,20 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
         .unwrap_or(0)
         .max(1) as f64;
     let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
-    let (t_step, b_step) = (step(max_t, 8.0), step(max_b, 5.0));
+    // Byte ticks are round in the unit they are shown in (KiB or MiB).
+    let unit = if max_b >= 2.0 * 1024.0 * 1024.0 {
+        1024.0 * 1024.0
+    } else if max_b >= 2.0 * 1024.0 {
+        1024.0
+    } else {
+        1.0
+    };
+    let (t_step, b_step) = (step(max_t, 8.0), step(max_b / unit, 5.0) * unit);
+    // Decimals enough to tell the ticks apart (steps are 1, 2 or 5 times a
+    // power of ten).
+    let t_decimals = (0..9usize)
+        .find(|&d| t_step * 10f64.powi(i32::try_from(d).unwrap_or(0)) >= 0.999)
+        .unwrap_or(9);
     let (t_top, b_top) = (
         (max_t / t_step).ceil() * t_step,
         (max_b / b_step).ceil() * b_step,
@@ -96,26 +130,27 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
     let _ = writeln!(
         s,
         r#"<text x="{LEFT}" y="24" font-size="16">Live bytes while compiling {}</text>"#,
-        escape(title)
+        escape(title, 90)
     );
-    // Phases of the first series, shaded and named.
+    // Phases of the first series, shaded and named (when wide enough for
+    // the name).
     if let Some(t) = timelines.first() {
-        let mut from = 0.0;
-        for (i, (name, end)) in t.phase_ends.iter().enumerate() {
-            let (x0, x1) = (x(from), x(*end));
+        for (i, &(name, start, end)) in t.phases.iter().enumerate() {
+            let (x0, x1) = (x(start), x(end));
             let _ = writeln!(
                 s,
                 r#"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{plot_h}" fill="{}"/>"#,
                 (x1 - x0).max(0.5),
                 SHADES[i % SHADES.len()]
             );
-            let _ = writeln!(
-                s,
-                r##"<text x="{:.1}" y="{}" text-anchor="middle" fill="#555">{name}</text>"##,
-                (x0 + x1) / 2.0,
-                TOP - 6.0
-            );
-            from = *end;
+            if x1 - x0 >= 7.0 * name.len() as f64 {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{:.1}" y="{}" text-anchor="middle" fill="#555">{name}</text>"##,
+                    (x0 + x1) / 2.0,
+                    TOP - 6.0
+                );
+            }
         }
     }
     // Axes, ticks and grid.
@@ -137,15 +172,10 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
         let xx = x(t);
         let _ = writeln!(
             s,
-            r#"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="black"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="black"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{t:.t_decimals$}</text>"#,
             TOP + plot_h,
             TOP + plot_h + 5.0,
             TOP + plot_h + 18.0,
-            if t_step < 1.0 {
-                format!("{t:.1}")
-            } else {
-                format!("{t:.0}")
-            }
         );
         t += t_step;
     }
@@ -172,18 +202,19 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
     for (i, (r, tl)) in series.iter().zip(&timelines).enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         // Each point is the most bytes of the stretch since the one
-        // before: drawn as a step, so that no peak is shaved off. Points
-        // after the last phase (the teardown) are left out.
-        let end = tl.phase_ends.last().map_or(f64::INFINITY, |e| e.1);
+        // before, reached by its time: drawn as a step up (or down) at
+        // that time, so no peak is shaved off and none is drawn early.
+        // Points after the last phase (the teardown) are left out.
+        let end = tl.phases.last().map_or(f64::INFINITY, |p| p.2);
         let mut path = format!("M{:.1},{:.1}", x(0.0), y(0.0));
         for &(t, b) in tl.points.iter().filter(|p| p.0 <= end) {
-            let _ = write!(path, " V{:.1} H{:.1}", y(b as f64), x(t));
+            let _ = write!(path, " H{:.1} V{:.1}", x(t), y(b as f64));
         }
         let _ = writeln!(
             s,
             r#"<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>"#
         );
-        let end = tl.phase_ends.last().map_or(f64::INFINITY, |e| e.1);
+        let end = tl.phases.last().map_or(f64::INFINITY, |p| p.2);
         let shown = tl.points.iter().filter(|p| p.0 <= end);
         if let Some(&(t, b)) = shown.max_by_key(|p| p.1) {
             let (px, py) = (x(t), y(b as f64));
@@ -210,7 +241,7 @@ pub fn timeline_chart(reports: &[Report], title: &str) -> String {
             }
             s.push('\n');
         }
-        let lx = LEFT + 10.0 + i as f64 * 205.0;
+        let lx = LEFT + 10.0 + i as f64 * 215.0;
         let _ = writeln!(
             s,
             r#"<rect x="{lx:.1}" y="36" width="14" height="4" fill="{colour}"/><text x="{:.1}" y="42">{} (peak {})</text>"#,
