@@ -119,6 +119,30 @@ fn pool(jobs: usize) -> Result<rayon::ThreadPool, String> {
         .map_err(|e| format!("cannot start {jobs} workers: {e}"))
 }
 
+/// Runs `work` on every file's name and text on a pool of `jobs` threads:
+/// each file's result, or why it could not be read, in the files' order;
+/// and the wall-clock time.
+#[allow(clippy::type_complexity)]
+fn on_pool<R: Send>(
+    files: &[PathBuf],
+    jobs: usize,
+    work: impl Fn(&str, String) -> Result<R, String> + Sync,
+) -> Result<(Vec<(String, Result<R, String>)>, Duration), String> {
+    let pool = pool(jobs)?;
+    let started = Instant::now();
+    let results = pool.install(|| {
+        files
+            .par_iter()
+            .map(|path| {
+                let file = path.display().to_string();
+                let outcome = crate::frontend::read_path(path).and_then(|s| work(&file, s));
+                (file, outcome)
+            })
+            .collect()
+    });
+    Ok((results, started.elapsed()))
+}
+
 /// Measures every file on `jobs` worker threads.
 ///
 /// ```
@@ -128,31 +152,23 @@ fn pool(jobs: usize) -> Result<rayon::ThreadPool, String> {
 pub fn measure_all(files: &[PathBuf], options: Options, jobs: usize) -> Result<ProjectRun, String> {
     // Refuse a bad configuration once, not per file.
     Contexts::new(options)?;
-    let pool = pool(jobs)?;
-    let started = Instant::now();
-    let results = pool.install(|| {
-        files
-            .par_iter()
-            .map(|path| {
-                let file = path.display().to_string();
-                let outcome = crate::frontend::read_path(path).and_then(|source| {
-                    WORKER.with(|w| {
-                        let mut w = w.borrow_mut();
-                        if w.as_ref().is_none_or(|c| c.options() != options) {
-                            *w = Some(Contexts::new(options)?);
-                        }
-                        let contexts = w.as_mut().ok_or("no contexts")?;
-                        contexts.measure(&source, &file)
-                    })
-                });
-                FileResult { file, outcome }
-            })
-            .collect()
-    });
+    let (results, wall) = on_pool(files, jobs, |file, source| {
+        WORKER.with(|w| {
+            let mut w = w.borrow_mut();
+            if w.as_ref().is_none_or(|c| c.options() != options) {
+                *w = Some(Contexts::new(options)?);
+            }
+            let contexts = w.as_mut().ok_or("no contexts")?;
+            contexts.measure(&source, file)
+        })
+    })?;
     Ok(ProjectRun {
-        files: results,
+        files: results
+            .into_iter()
+            .map(|(file, outcome)| FileResult { file, outcome })
+            .collect(),
         jobs: jobs.max(1),
-        wall: started.elapsed(),
+        wall,
     })
 }
 
@@ -176,38 +192,25 @@ pub fn check_all(
         static CHECKER: RefCell<Option<(morph_runtime::MorphContext, morph_runtime::MorphContext)>> =
             const { RefCell::new(None) };
     }
-    let pool = pool(jobs)?;
-    let started = Instant::now();
-    let results = pool.install(|| {
-        files
-            .par_iter()
-            .map(|path| {
-                let file = path.display().to_string();
-                let outcome = crate::frontend::read_path(path).and_then(|source| {
-                    if backend != crate::backend::BackendKind::Morph {
-                        return crate::frontend::front_end(backend, &source, false)
-                            .map(|r| r.diagnostics);
-                    }
-                    CHECKER.with(|c| {
-                        let mut c = c.borrow_mut();
-                        let (tokens, ast) = c.get_or_insert_with(|| {
-                            (
-                                crate::frontend::token_context(),
-                                crate::frontend::ast_context(),
-                            )
-                        });
-                        tokens.reset();
-                        ast.reset();
-                        crate::frontend::compile(&source, &*ast, &*tokens)
-                            .map(|c| c.diagnostics)
-                            .map_err(|e| e.to_string())
-                    })
-                });
-                (file, outcome)
-            })
-            .collect()
-    });
-    Ok((results, started.elapsed()))
+    on_pool(files, jobs, |_, source| {
+        if backend != crate::backend::BackendKind::Morph {
+            return crate::frontend::front_end(backend, &source, false).map(|r| r.diagnostics);
+        }
+        CHECKER.with(|c| {
+            let mut c = c.borrow_mut();
+            let (tokens, ast) = c.get_or_insert_with(|| {
+                (
+                    crate::frontend::token_context(),
+                    crate::frontend::ast_context(),
+                )
+            });
+            tokens.reset();
+            ast.reset();
+            crate::frontend::compile(&source, &*ast, &*tokens)
+                .map(|c| c.diagnostics)
+                .map_err(|e| e.to_string())
+        })
+    })
 }
 
 impl ProjectRun {
