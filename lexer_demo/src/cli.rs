@@ -318,25 +318,14 @@ fn gate_cmd(
             return EXIT_USAGE;
         }
     };
-    let base = match std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read '{path}': {e}"))
-        .and_then(|t| {
-            serde_json::from_str::<serde_json::Value>(&t)
-                .map_err(|e| format!("'{path}' is not a report saved with --json: {e}"))
-        }) {
+    let base = match gate::load(std::path::Path::new(path)) {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(err, "lexer_demo: {e}");
             return EXIT_NOINPUT;
         }
     };
-    let now = match reports {
-        [one] if !project => serde_json::to_value(one),
-        many => serde_json::to_value(many),
-    };
-    let verdict = now
-        .map_err(|e| e.to_string())
-        .and_then(|now| gate::compare(&base, &now, tolerance));
+    let verdict = gate::compare_reports(&base, reports, project, tolerance);
     match verdict {
         Ok(g) => {
             let _ = out.write_all(g.render().as_bytes());

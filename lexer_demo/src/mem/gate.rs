@@ -312,3 +312,40 @@ pub fn compare(base: &Value, now: &Value, tolerance: f64) -> Result<Gate, String
     }
     Ok(gate)
 }
+
+/// Reads a baseline saved with `mem --json`: its JSON, or why not.
+///
+/// ```
+/// let err = lexer_demo::mem::gate::load("/no/such/base.json".as_ref()).unwrap_err();
+/// assert!(err.starts_with("cannot read '/no/such/base.json'"));
+/// ```
+pub fn load(path: &std::path::Path) -> Result<Value, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{shown}': {e}"))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("'{shown}' is not a report saved with --json: {e}"))
+}
+
+/// Compares `reports`, measured now, against `base`: as one report, or
+/// (`project`) as an array of them, the shapes `mem --json` saves.
+///
+/// ```
+/// use lexer_demo::mem::{gate, measure, Options};
+/// let (r, _) = measure("print 1;", "a.lox", Options::default()).unwrap();
+/// let base = serde_json::to_value(&r).unwrap();
+/// let g = gate::compare_reports(&base, &[r], false, 0.0).unwrap();
+/// assert_eq!(g.failed(), 0);
+/// ```
+pub fn compare_reports(
+    base: &Value,
+    reports: &[super::Report],
+    project: bool,
+    tolerance: f64,
+) -> Result<Gate, String> {
+    let now = match reports {
+        [one] if !project => serde_json::to_value(one),
+        many => serde_json::to_value(many),
+    }
+    .map_err(|e| e.to_string())?;
+    compare(base, &now, tolerance)
+}

@@ -463,7 +463,8 @@ fn load_source<H: ObjHeap>(
     vm: &mut machine::Vm<'_, H>,
     source: &str,
 ) -> Result<usize, machine::Stop> {
-    let ast = MorphContext::new();
+    // The front end's own AST context, the one `mem` measures.
+    let ast = crate::frontend::ast_context();
     let tokens = crate::frontend::token_context();
     let compiled = crate::frontend::compile(source, &ast, &tokens).map_err(|e| {
         machine::Stop::Diagnostics(vec![Diagnostic::new(
