@@ -259,7 +259,12 @@ impl LineIndex {
     /// assert_eq!(LineIndex::new("").line_count(), 1);
     /// ```
     pub fn new(source: &str) -> LineIndex {
-        let mut starts = vec![0];
+        // Counted first so the table is allocated once at its size: a
+        // doubling vector would hold up to half again, and copy itself on
+        // the way, while a long program compiles.
+        let lines = source.bytes().filter(|&b| b == b'\n').count();
+        let mut starts = Vec::with_capacity(lines + 1);
+        starts.push(0);
         // `match_indices` on a char uses a vectorised byte search.
         starts.extend(
             source

@@ -373,6 +373,19 @@ pub struct Context<'f> {
 }
 
 impl Chunk {
+    /// Where the jump at `at` (whose operand is whole) lands, if inside
+    /// the code.
+    fn landing(&self, at: usize, op: Op) -> Result<usize, String> {
+        let next = at + 1 + op.operand_bytes();
+        let offset = i64::from(self.read_u32(at + 1));
+        let offset = if op == Op::Loop { -offset } else { offset };
+        let t = i64::try_from(next).ok().and_then(|n| n.checked_add(offset));
+        match t.and_then(|t| usize::try_from(t).ok()) {
+            Some(t) if t < self.code.len() => Ok(t),
+            _ => Err(format!("jump from {next} lands outside the code")),
+        }
+    }
+
     /// Checks the chunk and returns the most values its frame ever holds
     /// (from slot 0).
     ///
@@ -405,223 +418,246 @@ impl Chunk {
     pub fn verify(&self, cx: &Context<'_>) -> Result<u32, String> {
         let code = &self.code;
         let len = code.len();
-        // Pass 1: where instructions start.
-        let mut starts = vec![false; len + 1];
+        // Pass 1: every instruction whole, where instructions start (a bit
+        // a code byte), and the places paths join: every jump's landing.
+        // Only joins need a remembered depth; any other instruction is
+        // reached only from the one before it (or is the entry), so no path
+        // visits it twice. A depth per code byte would be the biggest thing
+        // a compile holds for a moment (a long top level has tens of
+        // thousands of code bytes); these tables are a 32nd of that and
+        // grow with the jumps.
+        let mut starts = vec![0u64; len.div_ceil(64)];
+        let mut joins: Vec<usize> = Vec::new();
         let mut at = 0;
         while at < len {
-            starts[at] = true;
+            starts[at / 64] |= 1 << (at % 64);
             let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
             let mut next = at + 1 + op.operand_bytes();
-            if op == Op::Closure && next <= len {
-                let f = self.read_u24(at + 1);
-                let n = (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
-                next += 4 * n as usize;
-            }
             if next > len {
                 return Err(format!("instruction at {at} runs past the end"));
             }
+            match op {
+                Op::Closure => {
+                    let f = self.read_u24(at + 1);
+                    let n = (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
+                    next += 4 * n as usize;
+                    if next > len {
+                        return Err(format!("instruction at {at} runs past the end"));
+                    }
+                }
+                Op::Jump | Op::JumpIfFalse | Op::Loop => joins.push(self.landing(at, op)?),
+                _ => {}
+            }
             at = next;
         }
-        // Pass 2: the depth at every instruction, along every path (4 bytes
-        // a code byte, `UNSEEN` where no path arrived yet: a long top level
-        // is the biggest thing a compile holds for a moment).
+        joins.sort_unstable();
+        joins.dedup();
+        if let Some(j) = joins
+            .iter()
+            .find(|&&j| starts[j / 64] & (1 << (j % 64)) == 0)
+        {
+            return Err(format!("a jump lands at {j}, inside an instruction"));
+        }
+        drop(starts);
+        // Pass 2: follow every path from each join until it ends or meets
+        // a join seen before; the depth there must be the same.
         const UNSEEN: u32 = u32::MAX;
-        let mut depth: Vec<u32> = vec![UNSEEN; len];
+        let mut depth_at_join = vec![UNSEEN; joins.len()];
         let mut work = vec![(0usize, cx.entry_depth)];
         let mut max = cx.entry_depth;
-        let jump_to = |from: usize, d: i64| -> Result<usize, String> {
-            let t = i64::try_from(from).ok().and_then(|f| f.checked_add(d));
-            match t.and_then(|t| usize::try_from(t).ok()) {
-                Some(t) if t < len && starts[t] => Ok(t),
-                _ => Err(format!("jump from {from} lands outside the code")),
-            }
-        };
-        while let Some((at, d)) = work.pop() {
-            if at >= len {
-                return Err("the code runs off its end".into());
-            }
-            match depth[at] {
-                _ if d == UNSEEN => return Err(format!("the stack is too deep at {at}")),
-                UNSEEN => depth[at] = d,
-                seen if seen == d => continue,
-                seen => return Err(format!("depth {d} and {seen} meet at {at}")),
-            }
-            let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
-            let operand = at + 1;
-            let next = operand + op.operand_bytes();
-            let need = |n: u32| {
-                if d >= n {
-                    Ok(())
-                } else {
-                    Err(format!("{op:?} at {at} pops below the frame"))
+        'paths: while let Some((from, entry)) = work.pop() {
+            let (mut at, mut d) = (from, entry);
+            // The next join at or after `at`.
+            let mut join = joins.partition_point(|&j| j < at);
+            loop {
+                if at >= len {
+                    return Err("the code runs off its end".into());
                 }
-            };
-            let slot = |s: u32| {
-                if s < d {
-                    Ok(())
-                } else {
-                    Err(format!("{op:?} at {at} uses slot {s} of {d}"))
+                if d == UNSEEN {
+                    return Err(format!("the stack is too deep at {at}"));
                 }
-            };
-            let constant = |k: u32| {
-                self.constants
-                    .get(k as usize)
-                    .copied()
-                    .ok_or_else(|| format!("no constant {k} at {at}"))
-            };
-            let name = |k: u32| match constant(k)?.as_object() {
-                Some(_) => Ok(()),
-                None => Err(format!("constant {k} at {at} is not a name")),
-            };
-            let global = |g: u32| {
-                if g < cx.globals {
-                    Ok(())
-                } else {
-                    Err(format!("no global {g} at {at}"))
-                }
-            };
-            let upvalue = |i: u32| {
-                if i < cx.upvalues {
-                    Ok(())
-                } else {
-                    Err(format!("no upvalue {i} at {at}"))
-                }
-            };
-            let u24 = || self.read_u24(operand);
-            let argc = || u32::from(code[operand]);
-            let after = match op {
-                Op::Constant => {
-                    constant(u24())?;
-                    d + 1
-                }
-                Op::Nil | Op::True | Op::False => d + 1,
-                Op::Pop | Op::CloseUpvalue | Op::Print => {
-                    need(1)?;
-                    d - 1
-                }
-                Op::GetLocal => {
-                    slot(u24())?;
-                    d + 1
-                }
-                Op::SetLocal => {
-                    need(1)?;
-                    slot(u24())?;
-                    d
-                }
-                Op::GetGlobal => {
-                    global(u24())?;
-                    d + 1
-                }
-                Op::DefineGlobal => {
-                    global(u24())?;
-                    need(1)?;
-                    d - 1
-                }
-                Op::SetGlobal => {
-                    global(u24())?;
-                    need(1)?;
-                    d
-                }
-                Op::GetUpvalue => {
-                    upvalue(u24())?;
-                    d + 1
-                }
-                Op::SetUpvalue => {
-                    upvalue(u24())?;
-                    need(1)?;
-                    d
-                }
-                Op::GetProperty | Op::CheckInstance => {
-                    if op == Op::GetProperty {
-                        name(u24())?;
+                if joins.get(join) == Some(&at) {
+                    match depth_at_join[join] {
+                        UNSEEN => depth_at_join[join] = d,
+                        seen if seen == d => continue 'paths,
+                        seen => return Err(format!("depth {d} and {seen} meet at {at}")),
                     }
-                    need(1)?;
-                    d
+                    join += 1;
                 }
-                Op::GetMethod => {
-                    name(u24())?;
-                    need(1)?;
-                    d + 1
-                }
-                Op::SetProperty | Op::GetSuper | Op::Method => {
-                    name(u24())?;
-                    need(2)?;
-                    d - 1
-                }
-                Op::GetSuperMethod => {
-                    name(u24())?;
-                    need(2)?;
-                    d
-                }
-                Op::Class => {
-                    name(u24())?;
-                    d + 1
-                }
-                Op::Inherit
-                | Op::Equal
-                | Op::Greater
-                | Op::Less
-                | Op::GreaterEqual
-                | Op::LessEqual
-                | Op::Add
-                | Op::Subtract
-                | Op::Multiply
-                | Op::Divide => {
-                    need(2)?;
-                    d - 1
-                }
-                Op::Not | Op::Negate => {
-                    need(1)?;
-                    d
-                }
-                Op::Call => {
-                    need(argc() + 1)?;
-                    d - argc()
-                }
-                Op::CallMethod => {
-                    need(argc() + 2)?;
-                    d - argc() - 1
-                }
-                Op::Closure => {
-                    let f = u24();
-                    let n = (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
-                    for i in 0..n as usize {
-                        let desc = operand + 3 + 4 * i;
-                        let index = self.read_u24(desc + 1);
-                        match code[desc] {
-                            // The closure is pushed before it captures, so
-                            // its own slot (a local function naming itself)
-                            // is one it may capture.
-                            1 if index <= d => {}
-                            1 => return Err(format!("capture of slot {index} of {d} at {at}")),
-                            0 => upvalue(index)?,
-                            _ => return Err(format!("bad capture at {desc}")),
+                let op = Op::from_byte(code[at]).ok_or_else(|| format!("bad opcode at {at}"))?;
+                let operand = at + 1;
+                let mut next = operand + op.operand_bytes();
+                let need = |n: u32| {
+                    if d >= n {
+                        Ok(())
+                    } else {
+                        Err(format!("{op:?} at {at} pops below the frame"))
+                    }
+                };
+                let slot = |s: u32| {
+                    if s < d {
+                        Ok(())
+                    } else {
+                        Err(format!("{op:?} at {at} uses slot {s} of {d}"))
+                    }
+                };
+                let constant = |k: u32| {
+                    self.constants
+                        .get(k as usize)
+                        .copied()
+                        .ok_or_else(|| format!("no constant {k} at {at}"))
+                };
+                let name = |k: u32| match constant(k)?.as_object() {
+                    Some(_) => Ok(()),
+                    None => Err(format!("constant {k} at {at} is not a name")),
+                };
+                let global = |g: u32| {
+                    if g < cx.globals {
+                        Ok(())
+                    } else {
+                        Err(format!("no global {g} at {at}"))
+                    }
+                };
+                let upvalue = |i: u32| {
+                    if i < cx.upvalues {
+                        Ok(())
+                    } else {
+                        Err(format!("no upvalue {i} at {at}"))
+                    }
+                };
+                let u24 = || self.read_u24(operand);
+                let argc = || u32::from(code[operand]);
+                let after = match op {
+                    Op::Constant => {
+                        constant(u24())?;
+                        d + 1
+                    }
+                    Op::Nil | Op::True | Op::False => d + 1,
+                    Op::Pop | Op::CloseUpvalue | Op::Print => {
+                        need(1)?;
+                        d - 1
+                    }
+                    Op::GetLocal => {
+                        slot(u24())?;
+                        d + 1
+                    }
+                    Op::SetLocal => {
+                        need(1)?;
+                        slot(u24())?;
+                        d
+                    }
+                    Op::GetGlobal => {
+                        global(u24())?;
+                        d + 1
+                    }
+                    Op::DefineGlobal => {
+                        global(u24())?;
+                        need(1)?;
+                        d - 1
+                    }
+                    Op::SetGlobal => {
+                        global(u24())?;
+                        need(1)?;
+                        d
+                    }
+                    Op::GetUpvalue => {
+                        upvalue(u24())?;
+                        d + 1
+                    }
+                    Op::SetUpvalue => {
+                        upvalue(u24())?;
+                        need(1)?;
+                        d
+                    }
+                    Op::GetProperty | Op::CheckInstance => {
+                        if op == Op::GetProperty {
+                            name(u24())?;
                         }
+                        need(1)?;
+                        d
                     }
-                    work.push((next + 4 * n as usize, d + 1));
-                    max = max.max(d + 1);
-                    continue;
-                }
-                Op::Return => {
-                    need(1)?;
-                    continue;
-                }
-                Op::Jump => {
-                    work.push((jump_to(next, i64::from(self.read_u32(operand)))?, d));
-                    continue;
-                }
-                Op::Loop => {
-                    work.push((jump_to(next, -i64::from(self.read_u32(operand)))?, d));
-                    continue;
-                }
-                Op::JumpIfFalse => {
-                    need(1)?;
-                    work.push((jump_to(next, i64::from(self.read_u32(operand)))?, d));
-                    d
-                }
-            };
-            max = max.max(after);
-            work.push((next, after));
+                    Op::GetMethod => {
+                        name(u24())?;
+                        need(1)?;
+                        d + 1
+                    }
+                    Op::SetProperty | Op::GetSuper | Op::Method => {
+                        name(u24())?;
+                        need(2)?;
+                        d - 1
+                    }
+                    Op::GetSuperMethod => {
+                        name(u24())?;
+                        need(2)?;
+                        d
+                    }
+                    Op::Class => {
+                        name(u24())?;
+                        d + 1
+                    }
+                    Op::Inherit
+                    | Op::Equal
+                    | Op::Greater
+                    | Op::Less
+                    | Op::GreaterEqual
+                    | Op::LessEqual
+                    | Op::Add
+                    | Op::Subtract
+                    | Op::Multiply
+                    | Op::Divide => {
+                        need(2)?;
+                        d - 1
+                    }
+                    Op::Not | Op::Negate => {
+                        need(1)?;
+                        d
+                    }
+                    Op::Call => {
+                        need(argc() + 1)?;
+                        d - argc()
+                    }
+                    Op::CallMethod => {
+                        need(argc() + 2)?;
+                        d - argc() - 1
+                    }
+                    Op::Closure => {
+                        let f = u24();
+                        let n =
+                            (cx.closure_upvalues)(f).ok_or_else(|| format!("no function {f}"))?;
+                        for i in 0..n as usize {
+                            let desc = operand + 3 + 4 * i;
+                            let index = self.read_u24(desc + 1);
+                            match code[desc] {
+                                // The closure is pushed before it captures, so
+                                // its own slot (a local function naming itself)
+                                // is one it may capture.
+                                1 if index <= d => {}
+                                1 => return Err(format!("capture of slot {index} of {d} at {at}")),
+                                0 => upvalue(index)?,
+                                _ => return Err(format!("bad capture at {desc}")),
+                            }
+                        }
+                        next += 4 * n as usize;
+                        d + 1
+                    }
+                    Op::Return => {
+                        need(1)?;
+                        continue 'paths;
+                    }
+                    Op::Jump | Op::Loop => {
+                        work.push((self.landing(at, op)?, d));
+                        continue 'paths;
+                    }
+                    Op::JumpIfFalse => {
+                        need(1)?;
+                        work.push((self.landing(at, op)?, d));
+                        d
+                    }
+                };
+                max = max.max(after);
+                d = after;
+                at = next;
+            }
         }
         Ok(max)
     }
@@ -695,6 +731,22 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_that_keeps_its_depth_is_followed_once() {
+        let none = |_| None;
+        // while (true) {}
+        let c = chunk(&[
+            (Op::True, &[]),
+            (Op::JumpIfFalse, &[6, 0, 0, 0]),
+            (Op::Pop, &[]),
+            (Op::Loop, &[12, 0, 0, 0]),
+            (Op::Pop, &[]),
+            (Op::Nil, &[]),
+            (Op::Return, &[]),
+        ]);
+        assert_eq!(c.verify(&cx(&none)), Ok(2));
+    }
+
+    #[test]
     fn the_verifier_refuses_what_would_read_or_jump_out_of_bounds() {
         let none = |_| None;
         let one = |f: u32| (f == 0).then_some(1);
@@ -729,6 +781,31 @@ mod tests {
             ),
             (&[(Op::Loop, &[6, 0, 0, 0])], "outside the code"),
             (&[(Op::Nil, &[])], "runs off its end"),
+            (&[], "runs off its end"),
+            (
+                &[
+                    (Op::Jump, &[1, 0, 0, 0]),
+                    (Op::Constant, &[0, 0, 0]),
+                    (Op::Return, &[]),
+                ],
+                "lands at 6, inside an instruction",
+            ),
+            // Refused even where no path reaches the jump.
+            (
+                &[
+                    (Op::Nil, &[]),
+                    (Op::Return, &[]),
+                    (Op::Jump, &[1, 0, 0, 0]),
+                    (Op::Constant, &[0, 0, 0]),
+                    (Op::Return, &[]),
+                ],
+                "inside an instruction",
+            ),
+            // A loop whose body leaves a value behind.
+            (
+                &[(Op::Nil, &[]), (Op::Loop, &[6, 0, 0, 0])],
+                "depth 2 and 1 meet at 0",
+            ),
             (&[(Op::GetLocal, &[0, 0])], "past the end"),
             (
                 &[(Op::Closure, &[1, 0, 0]), (Op::Return, &[])],
